@@ -70,7 +70,7 @@ class Condition(_Wire):
     type: str
     status: ConditionStatus
     reason: str
-    message: str = ""
+    message: str
     last_transition_time: str
     observed_generation: int | None = None
     request_id: str | None = None

@@ -13,7 +13,18 @@ def bottom() -> float:
 
 @pytest.mark.parametrize(
     ("attempt", "ceiling"),
-    [(0, 5), (1, 5), (2, 10), (3, 20), (4, 40), (5, 80), (6, 160), (7, 300), (50, 300), (10**6, 300)],
+    [
+        (0, 5),
+        (1, 5),
+        (2, 10),
+        (3, 20),
+        (4, 40),
+        (5, 80),
+        (6, 160),
+        (7, 300),
+        (50, 300),
+        (10**6, 300),
+    ],
 )
 def test_ceiling_doubles_from_base_and_is_capped(attempt: int, ceiling: float) -> None:
     assert Curve(base=5, cap=300).ceiling(attempt) == ceiling

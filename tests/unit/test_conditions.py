@@ -65,10 +65,14 @@ def test_transition_time_moves_when_status_changes() -> None:
 
 
 def test_other_condition_types_are_kept_in_place() -> None:
-    other = Condition(type="Ready", status="True", reason="Fine", last_transition_time="x")
+    other = Condition(
+        type="Ready", status="True", reason="Fine", message="", last_transition_time="x"
+    )
     new = started_condition(Reason.STARTING, "calling", generation=1, now=T0)
     assert set_condition((other,), new) == (other, new)
-    replaced = set_condition((new, other), started_condition(Reason.STARTED, "", generation=1, now=T1))
+    replaced = set_condition(
+        (new, other), started_condition(Reason.STARTED, "", generation=1, now=T1)
+    )
     assert [c.type for c in replaced] == [STARTED, "Ready"]
 
 

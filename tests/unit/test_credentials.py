@@ -70,7 +70,10 @@ def test_fingerprint_changes_with_any_part() -> None:
             secret(accessKeyId=ID, accessKeySecret=b"\xff\xfe\x00bad"),
             "accessKeySecret that is not UTF-8",
         ),
-        ({"data": {"accessKeyId": "!!!not base64", "accessKeySecret": b64(SECRET)}}, "invalid base64"),
+        (
+            {"data": {"accessKeyId": "!!!not base64", "accessKeySecret": b64(SECRET)}},
+            "invalid base64",
+        ),
         ({"data": {"accessKeyId": 42, "accessKeySecret": b64(SECRET)}}, "non-string value"),
         (secret(accessKeyId="密钥", accessKeySecret=SECRET), "characters in accessKeyId"),
         (secret(accessKeyId="ab\x07cd", accessKeySecret=SECRET), "characters in accessKeyId"),

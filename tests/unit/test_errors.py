@@ -64,7 +64,9 @@ def test_invalid_status_messages_name_the_current_status(status: str, expected: 
 
 def test_only_invalid_status_names_a_job_status() -> None:
     message = wire.SOURCE_SERVER_STATE_INVALID_MESSAGE % ("InUse", "Available")
-    assert named_job_status(SmcFailure(code=wire.SOURCE_SERVER_STATE_INVALID, message=message)) is None
+    assert (
+        named_job_status(SmcFailure(code=wire.SOURCE_SERVER_STATE_INVALID, message=message)) is None
+    )
     assert named_job_status(SmcFailure(code=wire.INVALID_STATUS, message="garbled")) is None
 
 

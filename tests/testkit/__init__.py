@@ -1,0 +1,1 @@
+"""Test support shared by the suites (on pytest's pythonpath): CRD schema checks and the like."""
