@@ -74,6 +74,8 @@ INVALID_SECURITY_TOKEN_EXPIRED: Final = "InvalidSecurityToken.Expired"
 INVALID_SECURITY_TOKEN_MALFORMED: Final = "InvalidSecurityToken.Malformed"
 FORBIDDEN_RAM: Final = "Forbidden.RAM"
 FORBIDDEN: Final = "Forbidden"
+#: The SDK's own code when it has no credentials to sign with (no call reaches SMC).
+INVALID_CREDENTIALS: Final = "InvalidCredentials"
 MISSING_PARAMETER: Final = "MissingParameter"
 INVALID_PARAMETER: Final = "InvalidParameter"
 # Our assumption (SMC's reference does not document the unknown-job case); kept in one place.

@@ -1,0 +1,255 @@
+"""Running the emulator: in-process (:class:`SmcEmulator`), as a task (:func:`serve`), or as a
+process (:func:`main_args`, behind ``smc-operator emulator`` and ``python -m
+smc_operator.emulator``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import string
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Final, TextIO
+
+from aiohttp import web
+
+from smc_operator.emulator.calls import Call
+from smc_operator.emulator.server import Gateway, build_app
+from smc_operator.emulator.state import DEFAULT_RUN_SECONDS, Clock, EmulatorState
+
+#: How long stopping waits for answers still being written (delayed ones are cut short).
+SHUTDOWN_SECONDS: Final = 1.0
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 9090
+ENV_ACCESS_KEY_ID: Final = "ALIBABA_CLOUD_ACCESS_KEY_ID"
+ENV_ACCESS_KEY_SECRET: Final = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+ENV_SECURITY_TOKEN: Final = "ALIBABA_CLOUD_SECURITY_TOKEN"
+
+
+class SmcEmulator:
+    """An SMC emulator on a local port.
+
+    ``access_keys`` maps AccessKeyId to secret; ``sts_tokens`` maps an AccessKeyId (whose secret
+    is in ``access_keys``) to the security token its callers must send. Both are live: change
+    them while the emulator runs. ``clock`` is a monotonic clock in seconds (inject a fake one
+    to move jobs along without sleeping); ``default_run_seconds`` is how long a started job runs
+    unless seeded otherwise.
+    """
+
+    def __init__(
+        self,
+        *,
+        access_keys: Mapping[str, str] | None = None,
+        sts_tokens: Mapping[str, str] | None = None,
+        clock: Clock = time.monotonic,
+        default_run_seconds: float = DEFAULT_RUN_SECONDS,
+        state: EmulatorState | None = None,
+    ) -> None:
+        self.state = state or EmulatorState(clock=clock, default_run_seconds=default_run_seconds)
+        self.access_keys: dict[str, str] = dict(access_keys or {})
+        self.sts_tokens: dict[str, str] = dict(sts_tokens or {})
+        self._gateway: Gateway | None = None
+        self._runner: web.AppRunner | None = None
+        self._host = DEFAULT_HOST
+        self._port: int | None = None
+
+    async def start(self, host: str = DEFAULT_HOST, port: int = 0) -> None:
+        """Listen on ``host:port`` (port 0: a free port; read it from :attr:`port`)."""
+        if self._runner is not None:
+            raise RuntimeError("the emulator is already running")
+        # The Gateway shares the dicts, so later changes to the credentials take effect.
+        self._gateway = Gateway(self.access_keys, self.sts_tokens)
+        runner = web.AppRunner(
+            build_app(self.state, self._gateway),
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_SECONDS,
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._host = host
+        address = runner.addresses[0]
+        self._port = int(address[1])
+
+    async def stop(self) -> None:
+        """Stop listening; calls held by a latency fault are dropped. Safe to call twice."""
+        runner, self._runner = self._runner, None
+        if self._gateway is not None:
+            self._gateway.stopping.set()
+        if runner is not None:
+            await runner.cleanup()
+        self._port = None
+
+    async def wait_for_calls(
+        self,
+        count: int = 1,
+        *,
+        action: str | None = None,
+        job_id: str | None = None,
+        decided: bool = False,
+    ) -> list[Call]:
+        """Wait until at least ``count`` matching calls arrived (with ``decided``: were answered
+        or dropped); the matching calls. Bound it with ``asyncio.timeout`` in tests."""
+
+        def matching() -> list[Call]:
+            calls = self.state.calls.select(action=action, job_id=job_id)
+            if decided:
+                calls = [c for c in calls if c.http_status is not None or c.dropped]
+            return calls
+
+        if self._gateway is None:
+            raise RuntimeError("the emulator is not running")
+        await self._gateway.wait_until(lambda: len(matching()) >= count)
+        return matching()
+
+    async def __aenter__(self) -> SmcEmulator:
+        if self._runner is None:
+            await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the emulator is not running")
+        return self._port
+
+    @property
+    def endpoint(self) -> str:
+        """``host:port``, as the SDK's ``Config(endpoint=..., protocol='http')`` wants it."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``, as the operator's ``SMC_OPERATOR_ENDPOINT`` wants it."""
+        return f"http://{self.endpoint}"
+
+
+def demo_key_pair() -> tuple[str, str]:
+    """A throwaway AccessKey pair for a local emulator, shaped like Alibaba's."""
+    alphabet = string.ascii_letters + string.digits
+    key_id = "LTAIdemo" + "".join(secrets.choice(alphabet) for _ in range(16))
+    secret = "".join(secrets.choice(alphabet) for _ in range(30))
+    return key_id, secret
+
+
+async def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    access_keys: Mapping[str, str] | None = None,
+    *,
+    sts_tokens: Mapping[str, str] | None = None,
+    default_run_seconds: float = DEFAULT_RUN_SECONDS,
+    out: TextIO | None = None,
+) -> None:
+    """Run an emulator until cancelled, after printing one line with its URL.
+
+    Without ``access_keys`` a demo pair is generated and printed with its secret (a throwaway);
+    configured secrets are never printed.
+    """
+    keys = dict(access_keys or {})
+    demo: tuple[str, str] | None = None
+    if not keys:
+        demo = demo_key_pair()
+        keys[demo[0]] = demo[1]
+    emulator = SmcEmulator(
+        access_keys=keys, sts_tokens=sts_tokens, default_run_seconds=default_run_seconds
+    )
+    await emulator.start(host, port)
+    try:
+        line = f"SMC emulator listening on {emulator.url}"
+        if demo is not None:
+            line += f" (demo AccessKeyId {demo[0]}, AccessKeySecret {demo[1]})"
+        print(line, file=out or sys.stdout, flush=True)
+        await asyncio.Event().wait()
+    finally:
+        await emulator.stop()
+
+
+def parse_access_keys(pairs: Sequence[str]) -> dict[str, str]:
+    """``ID:SECRET`` strings to a mapping; raises ValueError (without the secret) when malformed."""
+    keys: dict[str, str] = {}
+    for number, pair in enumerate(pairs, start=1):
+        key_id, sep, secret = pair.partition(":")
+        if not sep or not key_id or not secret:
+            raise ValueError(f"--access-key #{number} is not ID:SECRET")
+        keys[key_id] = secret
+    return keys
+
+
+async def _serve_until_signalled(
+    host: str,
+    port: int,
+    access_keys: Mapping[str, str] | None,
+    sts_tokens: Mapping[str, str] | None,
+    run_seconds: float,
+) -> None:
+    signalled = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, signalled.set)
+    serving = asyncio.create_task(
+        serve(host, port, access_keys, sts_tokens=sts_tokens, default_run_seconds=run_seconds)
+    )
+    waiting = asyncio.create_task(signalled.wait())
+    await asyncio.wait((serving, waiting), return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
+    if not serving.done():
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+    else:
+        serving.result()  # re-raise what stopped it (e.g. the port is taken)
+
+
+def main_args(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    access_keys: Sequence[str] = (),
+    *,
+    run_seconds: float = DEFAULT_RUN_SECONDS,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Run the emulator in this process until SIGINT/SIGTERM; the exit status.
+
+    ``access_keys`` are ``ID:SECRET`` strings (``--access-key``, repeatable). Without any, the
+    pair in ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``ALIBABA_CLOUD_ACCESS_KEY_SECRET`` is used (with
+    ``ALIBABA_CLOUD_SECURITY_TOKEN`` as its STS token if set), else a demo pair is generated and
+    printed. Returns 0 when stopped by a signal, 2 for bad arguments, 1 when it cannot listen.
+    """
+    env = os.environ if environ is None else environ
+    try:
+        keys = parse_access_keys(access_keys)
+    except ValueError as error:
+        print(f"smc-operator emulator: {error}", file=sys.stderr)
+        return 2
+    tokens: dict[str, str] = {}
+    if not keys and env.get(ENV_ACCESS_KEY_ID) and env.get(ENV_ACCESS_KEY_SECRET):
+        keys[env[ENV_ACCESS_KEY_ID]] = env[ENV_ACCESS_KEY_SECRET]
+        if env.get(ENV_SECURITY_TOKEN):
+            tokens[env[ENV_ACCESS_KEY_ID]] = env[ENV_SECURITY_TOKEN]
+    try:
+        asyncio.run(_serve_until_signalled(host, port, keys or None, tokens, run_seconds))
+    except OSError as error:
+        print(f"smc-operator emulator: cannot listen on {host}:{port}: {error}", file=sys.stderr)
+        return 1
+    return 0
