@@ -14,7 +14,8 @@ THROTTLED     Throttling, Throttling.User, Throttling.Api,            retry on t
               ``x-acs-retry-after``                                  ``retry-after``
 AUTH          InvalidAccessKeyId.NotFound/.Inactive,                 final: AccessDenied
               SignatureDoesNotMatch, Forbidden.RAM, Forbidden,
-              InvalidSecurityToken.*
+              InvalidSecurityToken.*, InvalidCredentials (no
+              credentials could be obtained at all)
 NOT_FOUND     InvalidJobId.NotFound                                  final: JobNotFound
 TERMINAL      ReplicationJob.InvalidStatus, SourceServerState.       final, with its own reason
               Invalid, every other 4xx
@@ -51,6 +52,7 @@ _EXACT: Final[dict[str, Category]] = {
     wire.SIGNATURE_DOES_NOT_MATCH: Category.AUTH,
     wire.FORBIDDEN_RAM: Category.AUTH,
     wire.FORBIDDEN: Category.AUTH,
+    wire.INVALID_CREDENTIALS: Category.AUTH,
     wire.JOB_NOT_FOUND: Category.NOT_FOUND,
     wire.INVALID_STATUS: Category.TERMINAL,
     wire.SOURCE_SERVER_STATE_INVALID: Category.TERMINAL,

@@ -50,7 +50,7 @@ from smc_operator.settings import Settings
 logger = logging.getLogger(__name__)
 
 #: Code used when no credentials could be obtained at all (the SDK uses the same one).
-INVALID_CREDENTIALS: Final = "InvalidCredentials"
+INVALID_CREDENTIALS: Final = wire.INVALID_CREDENTIALS
 #: How many SDK clients (credential x region) to keep.
 CLIENT_CACHE_SIZE: Final = 256
 
@@ -87,9 +87,9 @@ class SmcClient:
     ) -> StartOutcome:
         """Call StartReplicationJob once; never raises for SMC or transport errors."""
         request = smc_models.StartReplicationJobRequest(job_id=job_id)
-        client = self._client(region_id, access_key)
 
         async def call() -> StartOutcome:
+            client = self._client(region_id, access_key)
             response = await client.start_replication_job_with_options_async(
                 request, self._runtime()
             )
@@ -116,9 +116,9 @@ class SmcClient:
             page_number=1,
             page_size=wire.DESCRIBE_MAX_JOB_IDS,
         )
-        client = self._client(region_id, access_key)
 
         async def call() -> DescribeOutcome:
+            client = self._client(region_id, access_key)
             response = await client.describe_replication_jobs_with_options_async(
                 request, self._runtime()
             )
@@ -226,7 +226,8 @@ def failure_from(exc: BaseException, access_key: AccessKey | None) -> SmcFailure
             code=None,
             message=_scrub(f"no usable answer from SMC: {_describe(inner or exc)}", access_key),
         )
-    if isinstance(exc, CredentialException):
+    if isinstance(exc, CredentialException) or (access_key is None and isinstance(exc, ValueError)):
+        # The default chain failed (the SDK raises ValueError for some empty configurations).
         return _credential_failure(exc, access_key)
     return SmcFailure(
         code=None, message=_scrub(f"no usable answer from SMC: {_describe(exc)}", access_key)

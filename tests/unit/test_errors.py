@@ -36,6 +36,7 @@ from smc_operator.outcomes import SmcFailure
         ("InvalidSecurityToken.Expired", 400, Category.AUTH, Reason.ACCESS_DENIED),
         ("InvalidSecurityToken.Malformed", 400, Category.AUTH, Reason.ACCESS_DENIED),
         ("InvalidJobId.NotFound", 404, Category.NOT_FOUND, Reason.JOB_NOT_FOUND),
+        ("InvalidCredentials", None, Category.AUTH, Reason.ACCESS_DENIED),
     ],
 )
 def test_every_code_has_one_category_and_reason(

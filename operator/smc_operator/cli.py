@@ -1,0 +1,147 @@
+"""The command line: ``smc-operator run | emulator | demo`` (DESIGN.md section 5).
+
+Settings are validated before anything starts: a bad ``SMC_OPERATOR_*`` variable exits with
+status 2 and one line naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from smc_operator.settings import LogFormat, Settings, SettingsError, load_settings
+
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: str = args.command
+    if command == "emulator":
+        from smc_operator.emulator import main_args
+
+        return main_args(args.host, args.port, args.access_key, run_seconds=args.run_seconds)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"smc-operator: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if command == "run":
+        return _run(args, settings)
+    parser.error(f"unknown command {command!r}")
+    return EXIT_USAGE  # unreachable: parser.error exits
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smc-operator",
+        description="Start Alibaba Cloud SMC replication jobs from Kubernetes, exactly once.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run the operator against the current kubeconfig context or in-cluster",
+        description="Run the operator. Settings come from SMC_OPERATOR_* variables.",
+    )
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="watch only this namespace (repeatable); default: all namespaces",
+    )
+    scope.add_argument(
+        "--all-namespaces", "-A", action="store_true", help="watch all namespaces (the default)"
+    )
+    run.add_argument(
+        "--peering",
+        metavar="NAME",
+        help="take part in kopf peering under this name (for several replicas); default: off",
+    )
+    run.add_argument(
+        "--priority", type=int, default=0, help="peering priority; replicas need distinct ones"
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=200,
+        help="objects handled concurrently (kopf's worker limit); default 200",
+    )
+    run.add_argument(
+        "--kubeconfig", help="a kubeconfig file; default: in-cluster, else $KUBECONFIG"
+    )
+
+    emulator = commands.add_parser(
+        "emulator",
+        help="run the local SMC emulator",
+        description="Serve SMC's API (StartReplicationJob, ...) for the unmodified Alibaba SDK.",
+    )
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=9090, help="0 picks a free port")
+    emulator.add_argument(
+        "--access-key",
+        action="append",
+        default=[],
+        metavar="ID:SECRET",
+        help="an accepted AccessKey pair (repeatable); default: ALIBABA_CLOUD_ACCESS_KEY_ID/"
+        "_SECRET, else a demo pair printed at start-up",
+    )
+    emulator.add_argument(
+        "--run-seconds",
+        type=float,
+        default=30.0,
+        help="how long a started job stays Running before Finished/Waiting",
+    )
+    return parser
+
+
+def configure_logging(settings: Settings) -> None:
+    """One root handler, text or JSON, at the configured level; noisy libraries kept quiet."""
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format is LogFormat.JSON:
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", timestamp=True)
+        )
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s [%(name)s] %(message)s")
+        )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.value)
+    # Access logs of the liveness endpoint would drown everything else.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from smc_operator.handlers import RunOptions, operate
+
+    if args.workers < 1:
+        print("smc-operator: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(settings)
+    options = RunOptions(
+        settings=settings,
+        namespaces=tuple(args.namespace),
+        peering=args.peering,
+        priority=args.priority,
+        workers=args.workers,
+        kubeconfig=args.kubeconfig,
+    )
+    with contextlib.suppress(KeyboardInterrupt):  # kopf stops gracefully on SIGINT/SIGTERM
+        asyncio.run(operate(options))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

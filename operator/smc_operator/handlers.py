@@ -1,0 +1,329 @@
+"""Every kopf decorator of the operator, and how kopf is configured: the only module using kopf.
+
+The handlers are thin: parse the object into the model, let :mod:`smc_operator.starting` (the
+decision plus the SMC and Kubernetes adapters) do one attempt, then record the result: the status
+goes into kopf's patch (applied even when the handler raises), the events are posted, and the
+handler returns, raises ``kopf.TemporaryError(delay=...)`` to retry, or ``kopf.PermanentError``
+for a final failure.
+
+Writes on the success path are two status patches: the write-ahead (by the adapter, before the
+SMC call) and the outcome (by kopf, carrying its last-handled configuration in ``status.kopf``).
+kopf's progress annotations (prefix ``progress.smcoperator.io``) are only written while a handler
+waits for a retry, and there is no finalizer: no deletion handlers, timers or daemons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import kopf
+from pydantic import ValidationError
+
+from smc_operator import model
+from smc_operator.conditions import STARTED, Reason
+from smc_operator.decide import IN_PROGRESS_REASONS, Limits, Observed
+from smc_operator.kube import KubeClient, KubeConnection, load_connection
+from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus
+from smc_operator.observations import Watched, watched
+from smc_operator.refreshing import JobRefresher
+from smc_operator.settings import Settings
+from smc_operator.smc import SmcClient
+from smc_operator.starting import IntentNotRecorded, ObjectRef, Starter, status_patch
+
+logger = logging.getLogger(__name__)
+
+RESOURCE: Final = (model.GROUP, model.VERSION, model.PLURAL)
+HANDLER_ID: Final = "start"
+PROGRESS_PREFIX: Final = f"progress.{model.GROUP}"
+DIFFBASE_FIELD: Final = "status.kopf.lastHandledConfiguration"
+#: Reasons under which an object holds its SMC job (for duplicate detection).
+CLAIMING_REASONS: Final = frozenset({Reason.STARTED, *IN_PROGRESS_REASONS})
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run the operator (from the command line)."""
+
+    settings: Settings
+    namespaces: tuple[str, ...] = ()
+    peering: str | None = None
+    priority: int = 0
+    workers: int = 200
+    kubeconfig: str | None = None
+
+
+@dataclass
+class Runtime:
+    """What the handlers share, kept in kopf's memo; clients are created on start-up."""
+
+    options: RunOptions
+    connection: KubeConnection
+    smc: SmcClient | None = None
+    kube: KubeClient | None = None
+    starter: Starter | None = None
+    refresher_task: asyncio.Task[None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return self.options.settings
+
+
+class ProgressAnnotations(kopf.AnnotationsProgressStorage):
+    """kopf's progress in annotations under our prefix, written only when they must persist.
+
+    kopf marks a custom prefix with ``<prefix>/kopf-managed`` whenever it stores progress, even if
+    the same cycle purges that progress again (a handler that succeeded at once). That marker would
+    be the only change to the object's metadata: one more write per object. It is dropped from the
+    patch when nothing else under the prefix persists; it is written together with real progress.
+    """
+
+    def purge(self, *, key: Any, body: Any, patch: Any) -> None:
+        super().purge(key=key, body=body, patch=patch)
+        marker = f"{self.prefix}/kopf-managed"
+        annotations = patch.get("metadata", {}).get("annotations", {})
+        if marker not in annotations or marker in body.get("metadata", {}).get("annotations", {}):
+            return
+        others = [
+            name
+            for name, value in annotations.items()
+            if name.startswith(f"{self.prefix}/") and name != marker and value is not None
+        ]
+        if not others:
+            del annotations[marker]
+            if not annotations:
+                del patch["metadata"]["annotations"]
+            if not patch["metadata"]:
+                del patch["metadata"]
+
+
+def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:
+    """kopf's settings for this operator (see the module docstring for why)."""
+    settings.persistence.progress_storage = ProgressAnnotations(prefix=PROGRESS_PREFIX, v1=False)
+    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field=DIFFBASE_FIELD)
+    settings.persistence.finalizer = f"{model.GROUP}/finalizer"
+    settings.posting.enabled = True  # our kopf.event() calls; kopf's own log lines stay logs
+    settings.posting.loggers = False
+    settings.batching.worker_limit = options.workers
+    settings.peering.standalone = options.peering is None
+    if options.peering is not None:
+        settings.peering.name = options.peering
+        settings.peering.priority = options.priority
+        settings.peering.mandatory = True
+
+
+async def operate(
+    options: RunOptions,
+    *,
+    stop_flag: asyncio.Event | None = None,
+    ready_flag: asyncio.Event | None = None,
+) -> None:
+    """Run the operator until stopped (a signal, or ``stop_flag``)."""
+    settings = kopf.OperatorSettings()
+    configure(settings, options)
+    connection = load_connection(options.kubeconfig)
+    runtime = Runtime(options=options, connection=connection)
+    liveness = (
+        f"http://0.0.0.0:{options.settings.health_port}/healthz"
+        if options.settings.health_port
+        else None
+    )
+    await kopf.operator(
+        settings=settings,
+        standalone=options.peering is None,
+        peering_name=options.peering,
+        priority=options.priority,
+        clusterwide=not options.namespaces,
+        namespaces=options.namespaces,
+        liveness_endpoint=liveness,
+        memo=kopf.Memo(runtime=runtime),
+        stop_flag=stop_flag,
+        ready_flag=ready_flag,
+    )
+
+
+@kopf.on.login()
+def login(*, memo: Any, **_: Any) -> kopf.ConnectionInfo:
+    """kopf uses the same credentials as our own Kubernetes client."""
+    connection: KubeConnection = memo.runtime.connection
+    header = connection.authorization() or ""
+    scheme, _space, token = header.partition(" ")
+    return kopf.ConnectionInfo(
+        server=connection.server,
+        ca_path=connection.ca_path,
+        insecure=connection.insecure,
+        scheme=scheme or None,
+        token=token or None,
+        certificate_path=connection.certificate_path,
+        private_key_path=connection.private_key_path,
+    )
+
+
+@kopf.on.startup()
+async def start_up(*, memo: Any, **indices: Any) -> None:
+    runtime: Runtime = memo.runtime
+    rj_watched: kopf.Index[Any, Watched] = indices["rj_watched"]
+    settings = runtime.settings
+    runtime.smc = SmcClient(settings)
+    runtime.kube = KubeClient(runtime.connection)
+    runtime.starter = Starter(
+        smc=runtime.smc,
+        kube=runtime.kube,
+        limits=Limits(
+            max_attempts=settings.max_attempts,
+            backoff_base_seconds=settings.backoff_base_seconds,
+            backoff_max_seconds=settings.backoff_max_seconds,
+        ),
+        default_region=settings.region,
+        random=random.SystemRandom().random,
+    )
+    if settings.poll_interval_seconds > 0:
+        refresher = JobRefresher(runtime.smc, runtime.kube, interval=settings.poll_interval_seconds)
+
+        def snapshot() -> list[Watched]:
+            return [item for key in list(rj_watched) for item in rj_watched.get(key, ())]
+
+        runtime.refresher_task = asyncio.create_task(refresher.run(snapshot), name="job-refresher")
+    logger.info(
+        "smc-operator started: SMC endpoint %s, region %s, QPS %s, max attempts %s",
+        settings.smc_endpoint.url,
+        settings.region,
+        settings.qps or "unlimited",
+        settings.max_attempts,
+    )
+
+
+@kopf.on.cleanup()
+async def clean_up(*, memo: Any, **_: Any) -> None:
+    runtime: Runtime = memo.runtime
+    if runtime.refresher_task is not None:
+        runtime.refresher_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runtime.refresher_task
+    if runtime.kube is not None:
+        await runtime.kube.close()
+
+
+def _parse(body: Mapping[str, Any]) -> tuple[ReplicationJobSpec | None, str | None]:
+    """The spec as the model, or the reason it is invalid (for the ``InvalidSpec`` message)."""
+    raw_spec = body.get("spec")
+    ref = raw_spec.get("credentialsSecretRef") if isinstance(raw_spec, Mapping) else None
+    namespace = body.get("metadata", {}).get("namespace")
+    if isinstance(ref, Mapping) and ref.get("namespace") not in (None, namespace):
+        # The CRD has no such field; reject it defensively if it ever gets through.
+        return None, (
+            f"spec.credentialsSecretRef names namespace {ref.get('namespace')!r}: a ReplicationJob "
+            f"may only use a Secret in its own namespace ({namespace!r})"
+        )
+    try:
+        return ReplicationJobSpec.model_validate(raw_spec), None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"spec.{'.'.join(str(p) for p in error['loc']) or '<root>'}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)
+        )
+        return None, problems
+
+
+def _status(body: Mapping[str, Any]) -> ReplicationJobStatus:
+    try:
+        return ReplicationJobStatus.model_validate(body.get("status") or {})
+    except ValidationError:
+        # A status we cannot read is treated as empty: the next write replaces it.
+        return ReplicationJobStatus()
+
+
+def _claim_key(spec: ReplicationJobSpec, default_region: str) -> tuple[str, str]:
+    return (spec.region_id or default_region, spec.job_id)
+
+
+@kopf.index(*RESOURCE)
+def rj_by_job(
+    *, namespace: str | None, name: str, body: kopf.Body, memo: Any, **_: Any
+) -> dict[tuple[str, str], tuple[str, str, bool]] | None:
+    """(region, jobId) -> (namespace, name, holds the job): to detect duplicate ReplicationJobs."""
+    spec, _problem = _parse(body)
+    if spec is None or not spec.start:
+        return None
+    condition = _status(body).condition(STARTED)
+    holds = condition is not None and condition.reason in CLAIMING_REASONS
+    return {_claim_key(spec, memo.runtime.settings.region): (namespace or "", name, holds)}
+
+
+@kopf.index(*RESOURCE)
+def rj_watched(
+    *, namespace: str | None, name: str, body: kopf.Body, memo: Any, **_: Any
+) -> dict[tuple[str, str | None, str], Watched] | None:
+    """Every ReplicationJob worth polling, grouped by credentials and region."""
+    spec, _problem = _parse(body)
+    if spec is None:
+        return None
+    item = watched(namespace or "", name, spec, _status(body), memo.runtime.settings.region)
+    return {item.group: item} if item is not None else None
+
+
+def _duplicate_of(
+    namespace: str, name: str, spec: ReplicationJobSpec, index: kopf.Index[Any, Any], region: str
+) -> str | None:
+    for other_namespace, other_name, holds in index.get(_claim_key(spec, region), ()):
+        if holds and (other_namespace, other_name) != (namespace, name):
+            return f"{other_namespace}/{other_name}"
+    return None
+
+
+@kopf.on.resume(*RESOURCE, id=HANDLER_ID)
+@kopf.on.create(*RESOURCE, id=HANDLER_ID)
+@kopf.on.update(*RESOURCE, id=HANDLER_ID)
+async def start(
+    *,
+    body: kopf.Body,
+    meta: kopf.Meta,
+    patch: kopf.Patch,
+    memo: Any,
+    logger: kopf.Logger,
+    **indices: Any,
+) -> None:
+    """Create, resume, or any change of spec, labels or annotations: one attempt (module doc)."""
+    runtime: Runtime = memo.runtime
+    starter = runtime.starter
+    assert starter is not None, "start-up has not run"
+    namespace, name = meta.namespace or "", meta.name or ""
+    spec, problem = _parse(body)
+    annotations = meta.annotations
+    observed = Observed(
+        generation=int(meta.get("generation") or 0),
+        retry_requested_at=annotations.get(model.RETRY_ANNOTATION),
+        spec=spec,
+        status=_status(body),
+        spec_problem=problem,
+        duplicate_of=(
+            _duplicate_of(namespace, name, spec, indices["rj_by_job"], runtime.settings.region)
+            if spec is not None
+            else None
+        ),
+    )
+    ref = ObjectRef(namespace, name, meta.get("resourceVersion"))
+    try:
+        result = await starter.attempt(ref, observed)
+    except IntentNotRecorded as exc:
+        if exc.retry_in <= 0:
+            logger.info("Not starting: %s", exc)
+            return
+        raise kopf.TemporaryError(f"Not started yet: {exc}", delay=exc.retry_in) from None
+
+    if result.status is not None:
+        patch.status.update(status_patch(result.status))
+    for event in result.events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        log = logger.info if event.type == "Normal" else logger.warning
+        log("%s: %s", event.reason, event.message)
+    if result.retry_in is not None:
+        raise kopf.TemporaryError(result.events[-1].message, delay=result.retry_in)
+    if result.final_failure:
+        raise kopf.PermanentError(result.events[-1].message if result.events else "failed")

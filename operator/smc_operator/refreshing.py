@@ -1,0 +1,90 @@
+"""The job refresher: one background task that mirrors DescribeReplicationJobs into ``status.job``.
+
+Every ``POLL_INTERVAL_SECONDS`` it takes the operator's current view of all ReplicationJobs,
+groups them into DescribeReplicationJobs calls of up to 50 JobIds sharing credentials and region
+(:mod:`smc_operator.observations`), and patches ``status.job`` only where something changed. One
+task for all objects, rather than a timer per object: no finalizers, far fewer calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+
+from smc_operator.clocks import Clock, utc_now
+from smc_operator.credentials import AccessKey, CredentialsError
+from smc_operator.kube import KubeClient, KubeError, KubeNotFoundError
+from smc_operator.observations import Batch, Watched, batches, updates
+from smc_operator.outcomes import SmcFailure
+from smc_operator.smc import SmcClient
+
+logger = logging.getLogger(__name__)
+
+
+class JobRefresher:
+    def __init__(
+        self,
+        smc: SmcClient,
+        kube: KubeClient,
+        *,
+        interval: float,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._smc = smc
+        self._kube = kube
+        self._interval = interval
+        self._clock = clock
+
+    async def run(self, snapshot: Callable[[], Iterable[Watched]]) -> None:
+        """Refresh forever (until cancelled); a failing cycle is logged, never fatal."""
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                written = await self.refresh(list(snapshot()))
+                logger.debug("Job refresh: %d object(s) updated", written)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Job refresh failed; trying again in %ss", self._interval)
+
+    async def refresh(self, objects: list[Watched]) -> int:
+        """One cycle; returns how many objects were written."""
+        written = 0
+        for batch in batches(objects):
+            written += await self._refresh_batch(batch)
+        return written
+
+    async def _refresh_batch(self, batch: Batch) -> int:
+        access_key: AccessKey | None = None
+        if batch.secret_name is not None:
+            try:
+                access_key = await self._kube.read_access_key(batch.namespace, batch.secret_name)
+            except CredentialsError as exc:
+                logger.warning("Job refresh skipped %d object(s): %s", len(batch.objects), exc)
+                return 0
+        report = await self._smc.describe_replication_jobs(
+            batch.job_ids, region_id=batch.region_id, access_key=access_key
+        )
+        if isinstance(report, SmcFailure):
+            logger.warning(
+                "Job refresh: DescribeReplicationJobs failed for %d job(s) in %s: %s",
+                len(batch.job_ids),
+                batch.region_id,
+                report.describe(),
+            )
+            return 0
+        written = 0
+        for obj, observation in updates(batch, dict(report.jobs), self._clock()):
+            try:
+                await self._kube.patch_status(
+                    obj.namespace, obj.name, {"job": observation.to_wire()}
+                )
+                written += 1
+            except KubeNotFoundError:
+                pass  # deleted meanwhile
+            except KubeError as exc:
+                logger.warning(
+                    "Job refresh could not update %s/%s: %s", obj.namespace, obj.name, exc
+                )
+        return written
