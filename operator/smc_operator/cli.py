@@ -33,6 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if command == "run":
         return _run(args, settings)
+    if command == "demo":
+        from smc_operator.demo import run_demo
+
+        return run_demo(timeout=args.timeout)
     parser.error(f"unknown command {command!r}")
     return EXIT_USAGE  # unreachable: parser.error exits
 
@@ -99,6 +103,15 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=30.0,
         help="how long a started job stays Running before Finished/Waiting",
+    )
+
+    demo = commands.add_parser(
+        "demo",
+        help="the local demo: SMC emulator, in-process Kubernetes API, operator and samples",
+        description="Run the whole product locally and show sample ReplicationJobs settle.",
+    )
+    demo.add_argument(
+        "--timeout", type=float, default=120.0, help="give up if the samples do not settle"
     )
     return parser
 

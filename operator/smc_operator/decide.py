@@ -264,7 +264,7 @@ def _failed(
         retry_after=failure.retry_after,
     )
     reason = Reason.THROTTLED if throttled else Reason.RETRYING
-    message = f"{text}; retrying in {delay:.0f}s (attempt {attempts} of {limits.max_attempts})"
+    message = f"{text}; retrying in {delay:.1f}s (attempt {attempts} of {limits.max_attempts})"
     status = _status(
         observed,
         reason,

@@ -23,6 +23,7 @@ from smc_operator import model
 from smc_operator.credentials import AccessKey, CredentialsError, parse_secret
 
 MERGE_PATCH: Final = "application/merge-patch+json"
+USER_AGENT: Final = "smc-operator"
 
 
 class KubeError(Exception):
@@ -115,6 +116,7 @@ class KubeClient:
                 if self._session is None or self._session.closed:
                     self._session = aiohttp.ClientSession(
                         base_url=self._connection.server,
+                        headers={"User-Agent": USER_AGENT},
                         connector=aiohttp.TCPConnector(ssl=self._ssl(), limit=64),
                         timeout=self._timeout,
                     )

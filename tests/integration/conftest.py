@@ -11,12 +11,15 @@ others, e.g. with a wrong secret).
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from smc_operator.emulator import SmcEmulator
+from smc_operator.kubemock import EmulatedKubeApi
+from testkit.running import OperatorProcess
 
 if TYPE_CHECKING:
     from alibabacloud_smc20190601.client import Client
@@ -96,3 +99,54 @@ def make_sdk_client(smc_emulator: SmcEmulator, monkeypatch: pytest.MonkeyPatch) 
 @pytest.fixture
 def sdk_client(make_sdk_client: SdkClientFactory) -> Client:
     return make_sdk_client()
+
+
+# --- end-to-end: the emulated Kubernetes API and the operator process ---------------------------
+
+
+@pytest.fixture
+async def kube_api() -> AsyncIterator[EmulatedKubeApi]:
+    async with EmulatedKubeApi() as api:
+        yield api
+
+
+@pytest.fixture
+async def live_emulator() -> AsyncIterator[SmcEmulator]:
+    """The SMC emulator on the real clock, for tests where another process calls it."""
+    emulator = SmcEmulator(
+        access_keys={ACCESS_KEY_ID: ACCESS_KEY_SECRET, STS_ACCESS_KEY_ID: STS_ACCESS_KEY_SECRET},
+        sts_tokens={STS_ACCESS_KEY_ID: STS_TOKEN},
+    )
+    await emulator.start("127.0.0.1", 0)
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()
+
+
+OperatorFactory = Callable[..., Awaitable[OperatorProcess]]
+
+
+@pytest.fixture
+async def start_operator(
+    kube_api: EmulatedKubeApi, live_emulator: SmcEmulator, tmp_path: Path
+) -> AsyncIterator[OperatorFactory]:
+    """Start ``smc-operator run`` (as many as a test needs); all are stopped at the end."""
+    processes: list[OperatorProcess] = []
+
+    async def start(**settings: str) -> OperatorProcess:
+        process = OperatorProcess(
+            kubeconfig=kube_api.kubeconfig,
+            smc_url=live_emulator.url,
+            log_path=tmp_path / f"operator-{len(processes)}.log",
+            settings={f"SMC_OPERATOR_{k.upper()}": v for k, v in settings.items()},
+        )
+        processes.append(process)
+        await process.start()
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in processes:
+            await process.stop()

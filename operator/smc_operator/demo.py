@@ -1,0 +1,317 @@
+"""``smc-operator demo``: the whole product on one machine, with nothing but the installed package.
+
+It starts the SMC emulator, an in-process Kubernetes API (kmock with the fidelity layer of
+:mod:`smc_operator.kubemock`) and the operator, applies sample ReplicationJobs that show each kind
+of outcome, and prints a live table like ``kubectl get rj -o wide`` until they settle:
+
+- ``web-01``: a Ready job: started at once;
+- ``db-01``: SMC answers InternalError twice: retried with backoff, then started;
+- ``app-01``: the job is already Running: InvalidStatus, no retry;
+- ``files-01``: the source server is Unavailable: SourceServerStateInvalid, no retry;
+- ``later-01``: ``start: false``: NotRequested, no call.
+
+Exit status 0 when every sample ends as described, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from smc_operator import model, wire
+from smc_operator.conditions import FINAL_REASONS, STARTED, Reason
+from smc_operator.emulator import SmcEmulator
+from smc_operator.handlers import RunOptions, operate
+from smc_operator.kubemock import REPLICATION_JOBS, SECRETS, EmulatedKubeApi
+from smc_operator.settings import Settings
+
+NAMESPACE: Final = "smc-demo"
+SECRET_NAME: Final = "smc-credentials"
+#: How long a started job runs in the emulator before it is Finished.
+JOB_RUN_SECONDS: Final = 6.0
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    job_id: str
+    expected: Reason
+    start: bool = True
+    job_status: str = wire.JOB_READY
+    source_state: str = wire.SOURCE_AVAILABLE
+    internal_errors: int = 0
+    story: str = ""
+
+
+SAMPLES: Final = (
+    Sample("web-01", "j-demo0web01aaaa", Reason.STARTED, story="Ready: started at once"),
+    Sample(
+        "db-01",
+        "j-demo0db01bbbbb",
+        Reason.STARTED,
+        internal_errors=2,
+        story="InternalError twice: retried with backoff, then started",
+    ),
+    Sample(
+        "app-01",
+        "j-demo0app01cccc",
+        Reason.INVALID_STATUS,
+        job_status=wire.JOB_RUNNING,
+        story="already Running: InvalidStatus, not retried",
+    ),
+    Sample(
+        "files-01",
+        "j-demo0files01dd",
+        Reason.SOURCE_SERVER_STATE_INVALID,
+        source_state=wire.SOURCE_UNAVAILABLE,
+        story="source server Unavailable: SourceServerStateInvalid, not retried",
+    ),
+    Sample(
+        "later-01",
+        "j-demo0later01ee",
+        Reason.NOT_REQUESTED,
+        start=False,
+        story="start: false: nothing is called",
+    ),
+)
+
+COLUMNS: Final = (
+    "NAME",
+    "JOB ID",
+    "START",
+    "STARTED",
+    "REASON",
+    "JOB STATUS",
+    "PROGRESS",
+    "AGE",
+    "REQUEST ID",
+    "ERROR CODE",
+    "ATTEMPTS",
+)
+
+
+def demo_settings(endpoint: str) -> Settings:
+    """Fast, local settings: the emulator's endpoint, short backoff, quick job refreshes."""
+    return Settings.model_validate(
+        {
+            "endpoint": endpoint,
+            "region": "cn-hangzhou",
+            "max_attempts": 5,
+            "backoff_base_seconds": 1.0,
+            "backoff_max_seconds": 3.0,
+            "qps": 20,
+            "poll_interval_seconds": 1.0,
+            "request_timeout_seconds": 5.0,
+            "metrics_port": 0,
+            "health_port": 0,
+        }
+    )
+
+
+def run_demo(timeout: float = 120.0, out: TextIO = sys.stdout) -> int:
+    """Run the demo; the exit status."""
+    log_dir = Path(tempfile.mkdtemp(prefix="smc-operator-demo-"))
+    log_file = log_dir / "operator.log"
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s [%(name)s] %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    try:
+        return asyncio.run(_demo(timeout, out, log_file))
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=out)
+        return 130
+
+
+async def _demo(settle_seconds: float, out: TextIO, log_file: Path) -> int:
+    access_key_id = "LTAIdemo" + secrets.token_hex(6)
+    access_key_secret = secrets.token_urlsafe(24)
+    async with (
+        SmcEmulator(
+            access_keys={access_key_id: access_key_secret},
+            default_run_seconds=JOB_RUN_SECONDS,
+        ) as smc,
+        EmulatedKubeApi() as kube,
+    ):
+        _seed(smc)
+        print(f"SMC emulator:    {smc.url}", file=out)
+        print(f"Kubernetes API:  {kube.url} (kubeconfig {kube.kubeconfig})", file=out)
+        print(f"operator log:    {log_file}\n", file=out)
+        await kube.ensure_namespace(NAMESPACE)
+        await kube.create(
+            SECRETS,
+            {
+                "metadata": {"name": SECRET_NAME, "namespace": NAMESPACE},
+                "stringData": {"accessKeyId": access_key_id, "accessKeySecret": access_key_secret},
+            },
+        )
+        stop = asyncio.Event()
+        options = RunOptions(
+            settings=demo_settings(smc.url), kubeconfig=str(kube.kubeconfig), workers=20
+        )
+        operator = asyncio.create_task(operate(options, stop_flag=stop), name="operator")
+        try:
+            for sample in SAMPLES:
+                await kube.create(REPLICATION_JOBS, _manifest(sample))
+            objects = await _watch_until_settled(kube, out, settle_seconds)
+        finally:
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(operator, timeout=15)
+        return _report(objects, smc, out)
+
+
+def _seed(smc: SmcEmulator) -> None:
+    for sample in SAMPLES:
+        source = "s-" + sample.job_id.removeprefix("j-")
+        smc.state.seed_source_server(source, sample.source_state)
+        smc.state.seed_job(sample.job_id, source, status=sample.job_status, name=sample.name)
+        if sample.internal_errors:
+            smc.state.add_fault(
+                wire.START_REPLICATION_JOB,
+                job_id=sample.job_id,
+                code=wire.INTERNAL_ERROR,
+                count=sample.internal_errors,
+            )
+
+
+def _manifest(sample: Sample) -> dict[str, Any]:
+    return {
+        "apiVersion": model.API_VERSION,
+        "kind": model.KIND,
+        "metadata": {"name": sample.name, "namespace": NAMESPACE},
+        "spec": {
+            "jobId": sample.job_id,
+            "regionId": "cn-hangzhou",
+            "start": sample.start,
+            "credentialsSecretRef": {"name": SECRET_NAME},
+        },
+    }
+
+
+def _condition(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    for condition in (obj.get("status") or {}).get("conditions") or ():
+        if condition.get("type") == STARTED:
+            return dict(condition)
+    return {}
+
+
+def settled(obj: Mapping[str, Any]) -> bool:
+    """Final condition, and a started job seen through to its end by the job refresher."""
+    reason = _condition(obj).get("reason")
+    if reason not in FINAL_REASONS and reason != Reason.NOT_REQUESTED:
+        return False
+    if reason == Reason.STARTED:
+        job = (obj.get("status") or {}).get("job") or {}
+        return job.get("status") in (wire.JOB_FINISHED, wire.JOB_WAITING)
+    return True
+
+
+def rows(objects: list[Mapping[str, Any]], now: datetime) -> list[tuple[str, ...]]:
+    result: list[tuple[str, ...]] = []
+    for obj in sorted(objects, key=lambda o: o["metadata"]["name"]):
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        condition = _condition(obj)
+        job = status.get("job") or {}
+        progress = job.get("progress")
+        result.append(
+            (
+                obj["metadata"]["name"],
+                spec.get("jobId", ""),
+                str(spec.get("start", False)).lower(),
+                condition.get("status", ""),
+                condition.get("reason", ""),
+                job.get("status", ""),
+                f"{progress:g}" if isinstance(progress, int | float) else "",
+                _age(obj, now),
+                condition.get("requestId", ""),
+                condition.get("errorCode", ""),
+                str(status.get("attempts", "")),
+            )
+        )
+    return result
+
+
+def table(objects: list[Mapping[str, Any]], now: datetime) -> str:
+    lines = [COLUMNS, *rows(objects, now)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS))]
+    return "\n".join(
+        "   ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def _age(obj: Mapping[str, Any], now: datetime) -> str:
+    created = obj["metadata"].get("creationTimestamp")
+    if not created:
+        return ""
+    seconds = int((now - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds())
+    return f"{seconds}s" if seconds < 120 else f"{seconds // 60}m"
+
+
+async def _watch_until_settled(
+    kube: EmulatedKubeApi, out: TextIO, settle_seconds: float
+) -> list[Mapping[str, Any]]:
+    interactive = out.isatty()
+    shown = ""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settle_seconds
+    while True:
+        listing = await kube.list(REPLICATION_JOBS, namespace=NAMESPACE)
+        objects: list[Mapping[str, Any]] = listing.get("items", [])
+        text = table(objects, datetime.now(UTC))
+        done = len(objects) == len(SAMPLES) and all(settled(o) for o in objects)
+        if interactive:
+            # Redraw in place: restore the saved cursor position, clear below, print.
+            out.write("\x1b[u\x1b[J" if shown else "\x1b[s")
+            out.write(text + "\n")
+            out.flush()
+            shown = text
+        elif _milestones(objects) != shown or done:
+            # Not a terminal: print a table at each change of outcome or job status only.
+            print(text + "\n", file=out)
+            shown = _milestones(objects)
+        if done or loop.time() > deadline:
+            return objects
+        await asyncio.sleep(0.5)
+
+
+def _milestones(objects: list[Mapping[str, Any]]) -> str:
+    """What a reader of a log wants a new table for: outcomes and job states, not progress."""
+    return repr([(row[0], row[3], row[4], row[5]) for row in rows(objects, datetime.now(UTC))])
+
+
+def _report(objects: list[Mapping[str, Any]], smc: SmcEmulator, out: TextIO) -> int:
+    by_name = {o["metadata"]["name"]: o for o in objects}
+    failures = 0
+    print("\nWhat happened:", file=out)
+    for sample in SAMPLES:
+        obj = by_name.get(sample.name, {})
+        reason = _condition(obj).get("reason", "(none)")
+        calls = len(smc.state.calls.select(action=wire.START_REPLICATION_JOB, job_id=sample.job_id))
+        job = smc.state.job(sample.job_id)
+        starts = job.start_count if job is not None else 0
+        ok = reason == sample.expected and settled(obj)
+        failures += not ok
+        mark = "ok " if ok else "NOT"
+        print(
+            f"  {mark} {sample.name:<9} {reason:<26} {sample.story}; "
+            f"StartReplicationJob calls: {calls}, successful starts: {starts}",
+            file=out,
+        )
+    if failures:
+        print(f"\n{failures} sample(s) did not end as expected or did not settle.", file=out)
+        return 1
+    print("\nEvery sample ended as expected; no job was started twice.", file=out)
+    return 0
