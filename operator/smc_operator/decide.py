@@ -60,6 +60,8 @@ class Observed:
     spec_problem: str | None = None
     #: ``namespace/name`` of another ReplicationJob that already started (or is starting) the job.
     duplicate_of: str | None = None
+    #: The object is being deleted (``deletionTimestamp`` set): never begin anything then.
+    deleting: bool = False
 
     @property
     def request(self) -> StartRequest:
@@ -105,6 +107,8 @@ class Verdict:
 def plan(observed: Observed, limits: Limits, now: datetime) -> Plan:
     """Decide what to do for ``observed`` (step 1 in the module docstring)."""
     status = observed.status
+    if observed.deleting:
+        return Plan(Step.NOTHING, status)
     if observed.spec is None:
         message = f"spec is invalid: {observed.spec_problem or 'unknown problem'}"
         return _record(observed, Reason.INVALID_SPEC, message, now, attempts=0, failed=True)

@@ -29,6 +29,7 @@ from smc_operator import model
 from smc_operator.conditions import STARTED, Reason
 from smc_operator.decide import IN_PROGRESS_REASONS, Limits, Observed
 from smc_operator.kube import KubeClient, KubeConnection, load_connection
+from smc_operator.metrics import Metrics
 from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus
 from smc_operator.observations import Watched, watched
 from smc_operator.refreshing import JobRefresher
@@ -64,6 +65,7 @@ class Runtime:
 
     options: RunOptions
     connection: KubeConnection
+    metrics: Metrics = field(default_factory=Metrics)
     smc: SmcClient | None = None
     kube: KubeClient | None = None
     starter: Starter | None = None
@@ -169,8 +171,11 @@ def login(*, memo: Any, **_: Any) -> kopf.ConnectionInfo:
 async def start_up(*, memo: Any, **indices: Any) -> None:
     runtime: Runtime = memo.runtime
     rj_watched: kopf.Index[Any, Watched] = indices["rj_watched"]
+    rj_by_reason: kopf.Index[str, bool] = indices["rj_by_reason"]
     settings = runtime.settings
-    runtime.smc = SmcClient(settings)
+    runtime.metrics.count_resources(lambda: {key: len(rj_by_reason[key]) for key in rj_by_reason})
+    runtime.metrics.serve(settings.metrics_port)
+    runtime.smc = SmcClient(settings, observer=runtime.metrics.observe_call)
     runtime.kube = KubeClient(runtime.connection)
     runtime.starter = Starter(
         smc=runtime.smc,
@@ -208,6 +213,7 @@ async def clean_up(*, memo: Any, **_: Any) -> None:
             await runtime.refresher_task
     if runtime.kube is not None:
         await runtime.kube.close()
+    runtime.metrics.close()
 
 
 def _parse(body: Mapping[str, Any]) -> tuple[ReplicationJobSpec | None, str | None]:
@@ -268,6 +274,13 @@ def rj_watched(
     return {item.group: item} if item is not None else None
 
 
+@kopf.index(*RESOURCE)
+def rj_by_reason(*, body: kopf.Body, **_: Any) -> dict[str, bool]:
+    """Started reason ('' before the first) -> objects: the ``replicationjobs`` gauge."""
+    condition = _status(body).condition(STARTED)
+    return {condition.reason if condition else "": True}
+
+
 def _duplicate_of(
     namespace: str, name: str, spec: ReplicationJobSpec, index: kopf.Index[Any, Any], region: str
 ) -> str | None:
@@ -302,6 +315,7 @@ async def start(
         spec=spec,
         status=_status(body),
         spec_problem=problem,
+        deleting=meta.get("deletionTimestamp") is not None,
         duplicate_of=(
             _duplicate_of(namespace, name, spec, indices["rj_by_job"], runtime.settings.region)
             if spec is not None
@@ -324,6 +338,8 @@ async def start(
         log = logger.info if event.type == "Normal" else logger.warning
         log("%s: %s", event.reason, event.message)
     if result.retry_in is not None:
+        if result.events:
+            runtime.metrics.start_retries.labels(reason=result.events[-1].reason).inc()
         raise kopf.TemporaryError(result.events[-1].message, delay=result.retry_in)
     if result.final_failure:
         raise kopf.PermanentError(result.events[-1].message if result.events else "failed")

@@ -143,6 +143,18 @@ def test_a_new_retry_annotation_value_is_a_new_request() -> None:
     assert retried.status.attempts == 1
 
 
+def test_an_object_being_deleted_is_left_alone() -> None:
+    obs = observed(generation=7)
+    deleting = Observed(
+        generation=obs.generation,
+        retry_requested_at=None,
+        spec=obs.spec,
+        status=obs.status,
+        deleting=True,
+    )
+    assert plan(deleting, LIMITS, T0).step is Step.NOTHING
+
+
 def test_a_duplicate_job_id_is_reported_without_calling() -> None:
     result = plan(observed(duplicate_of="team-a/first"), LIMITS, T0)
     assert result.step is Step.RECORD and result.failed
