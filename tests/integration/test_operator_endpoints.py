@@ -7,11 +7,11 @@ import socket
 
 import aiohttp
 import pytest
-from testkit.cluster import create_rj, create_secret, reason_is, seed, wait_rj
 
 from smc_operator import wire
 from smc_operator.emulator import SmcEmulator
 from smc_operator.kubemock import EmulatedKubeApi
+from testkit.cluster import create_rj, create_secret, reason_is, seed, wait_rj
 
 from .conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, OperatorFactory
 
