@@ -218,23 +218,31 @@ async def clean_up(*, memo: Any, **_: Any) -> None:
 
 def _parse(body: Mapping[str, Any]) -> tuple[ReplicationJobSpec | None, str | None]:
     """The spec as the model, or the reason it is invalid (for the ``InvalidSpec`` message)."""
-    raw_spec = body.get("spec")
-    ref = raw_spec.get("credentialsSecretRef") if isinstance(raw_spec, Mapping) else None
-    namespace = body.get("metadata", {}).get("namespace")
-    if isinstance(ref, Mapping) and ref.get("namespace") not in (None, namespace):
-        # The CRD has no such field; reject it defensively if it ever gets through.
-        return None, (
-            f"spec.credentialsSecretRef names namespace {ref.get('namespace')!r}: a ReplicationJob "
-            f"may only use a Secret in its own namespace ({namespace!r})"
-        )
     try:
-        return ReplicationJobSpec.model_validate(raw_spec), None
+        return ReplicationJobSpec.model_validate(body.get("spec")), None
     except ValidationError as exc:
         problems = "; ".join(
             f"spec.{'.'.join(str(p) for p in error['loc']) or '<root>'}: {error['msg']}"
             for error in exc.errors(include_url=False, include_input=False)
         )
         return None, problems
+
+
+def _foreign_secret(body: Mapping[str, Any]) -> str | None:
+    """Why the credentials reference is not allowed, if it names another namespace.
+
+    The CRD has no such field, so an API server prunes it; this is the defence in depth for a
+    schema that was edited or an API server that did not prune.
+    """
+    spec = body.get("spec")
+    ref = spec.get("credentialsSecretRef") if isinstance(spec, Mapping) else None
+    namespace = body.get("metadata", {}).get("namespace")
+    if isinstance(ref, Mapping) and ref.get("namespace") not in (None, namespace):
+        return (
+            f"spec.credentialsSecretRef names namespace {ref.get('namespace')!r}: a "
+            f"ReplicationJob may only use a Secret in its own namespace ({namespace!r})"
+        )
+    return None
 
 
 def _status(body: Mapping[str, Any]) -> ReplicationJobStatus:
@@ -322,7 +330,7 @@ async def start(
             else None
         ),
     )
-    ref = ObjectRef(namespace, name, meta.get("resourceVersion"))
+    ref = ObjectRef(namespace, name, meta.get("resourceVersion"), _foreign_secret(body))
     try:
         result = await starter.attempt(ref, observed)
     except IntentNotRecorded as exc:

@@ -44,6 +44,8 @@ class ObjectRef:
     namespace: str
     name: str
     resource_version: str | None
+    #: Set when the object's credentials reference is not allowed (another namespace).
+    credentials_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class Starter:
         assert observed.spec is not None  # plans to call are only made for valid specs
         spec = observed.spec
         try:
+            if ref.credentials_problem is not None:
+                raise CredentialsError(ref.credentials_problem)
             access_key = await self._credentials(ref.namespace, spec)
         except CredentialsError as exc:
             verdict = credentials_missing(observed, str(exc), self.clock())

@@ -17,6 +17,7 @@ from smc_operator.emulator import SmcEmulator
 from smc_operator.kubemock import EmulatedKubeApi
 from testkit.cluster import (
     NAMESPACE,
+    SECRET,
     create_rj,
     create_secret,
     describe_calls,
@@ -311,3 +312,26 @@ async def test_a_second_object_for_the_same_job_never_starts_it_twice(
     if started(obj)["reason"] == "DuplicateJobId":
         assert f"{NAMESPACE}/first" in started(obj)["message"]
     assert live_emulator.state.job(JOB).start_count == 1  # type: ignore[union-attr]
+
+
+async def test_a_secret_in_another_namespace_is_refused_without_reading_it(
+    kube_api: EmulatedKubeApi, live_emulator: SmcEmulator, start_operator: OperatorFactory
+) -> None:
+    seed(live_emulator, JOB)
+    await create_secret(kube_api, ACCESS_KEY_ID, ACCESS_KEY_SECRET, namespace="team-b")
+    await start_operator()
+    # The CRD has no such field; the emulated API does not prune, like an edited schema would not.
+    await create_rj(
+        kube_api,
+        "sneaky",
+        JOB,
+        secret=None,
+        credentialsSecretRef={"name": SECRET, "namespace": "team-b"},
+    )
+    obj = await wait_rj(kube_api, "sneaky", reason_is("CredentialsNotFound"))
+    assert "may only use a Secret in its own namespace" in started(obj)["message"]
+    assert live_emulator.state.calls.all() == []
+    reads = kube_api.counters.count(
+        verb="get", resource="secrets", namespace="team-b", agent="smc-operator"
+    )
+    assert reads == 0
