@@ -153,3 +153,27 @@ async def test_deleting_an_object_while_its_call_is_in_flight_harms_nothing(
     assert len(start_calls(live_emulator, JOB)) == 1
     assert operator.process is not None and operator.process.returncode is None
     assert "Traceback" not in operator.log()
+
+
+async def test_a_restart_neither_calls_smc_nor_writes_for_settled_objects(
+    kube_api: EmulatedKubeApi, live_emulator: SmcEmulator, start_operator: OperatorFactory
+) -> None:
+    seed(live_emulator, JOB)
+    seed(live_emulator, "j-life0000000003", status=wire.JOB_RUNNING)
+    operator = await start_operator()
+    await create_rj(kube_api, "web", JOB)
+    await create_rj(kube_api, "app", "j-life0000000003")
+    await wait_rj(kube_api, "web", reason_is("Started"))
+    await wait_rj(kube_api, "app", reason_is("InvalidStatus"))
+    await operator.stop()
+    writes = kube_api.counters.writes(resource=REPLICATION_JOBS)
+    calls = len(live_emulator.state.calls.all())
+
+    restarted = await start_operator()
+    # The restarted operator has listed the objects and resumed them once it watches them.
+    async with asyncio.timeout(10):
+        while "Handler 'start' succeeded" not in restarted.log():
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(1)
+    assert kube_api.counters.writes(resource=REPLICATION_JOBS) == writes
+    assert len(live_emulator.state.calls.all()) == calls
