@@ -19,6 +19,7 @@ import pytest
 
 from smc_operator.emulator import SmcEmulator
 from smc_operator.kubemock import EmulatedKubeApi
+from testkit.cluster import create_secret
 from testkit.running import OperatorProcess
 
 if TYPE_CHECKING:
@@ -122,6 +123,12 @@ async def live_emulator() -> AsyncIterator[SmcEmulator]:
         yield emulator
     finally:
         await emulator.stop()
+
+
+@pytest.fixture
+async def credentials(kube_api: EmulatedKubeApi) -> None:
+    """The Secret ``team-a/smc-credentials`` with the emulator's AccessKey pair."""
+    await create_secret(kube_api, ACCESS_KEY_ID, ACCESS_KEY_SECRET)
 
 
 OperatorFactory = Callable[..., Awaitable[OperatorProcess]]

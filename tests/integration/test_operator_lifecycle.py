@@ -12,7 +12,6 @@ from smc_operator.kubemock import REPLICATION_JOBS, EmulatedKubeApi
 from testkit.cluster import (
     NAMESPACE,
     create_rj,
-    create_secret,
     describe_calls,
     reason_is,
     seed,
@@ -21,16 +20,11 @@ from testkit.cluster import (
     wait_rj,
 )
 
-from .conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, OperatorFactory
+from .conftest import OperatorFactory
 
 JOB = "j-life0000000001"
 
 pytestmark = pytest.mark.usefixtures("credentials")
-
-
-@pytest.fixture
-async def credentials(kube_api: EmulatedKubeApi) -> None:
-    await create_secret(kube_api, ACCESS_KEY_ID, ACCESS_KEY_SECRET)
 
 
 def is_starting(obj: object) -> bool:

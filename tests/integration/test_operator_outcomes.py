@@ -34,11 +34,6 @@ from .conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, OperatorFactory
 JOB = "j-e2e00000000001"
 
 
-@pytest.fixture
-async def credentials(kube_api: EmulatedKubeApi) -> None:
-    await create_secret(kube_api, ACCESS_KEY_ID, ACCESS_KEY_SECRET)
-
-
 pytestmark = pytest.mark.usefixtures("credentials")
 
 
