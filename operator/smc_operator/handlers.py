@@ -43,6 +43,10 @@ RESOURCE: Final = (model.GROUP, model.VERSION, model.PLURAL)
 HANDLER_ID: Final = "start"
 PROGRESS_PREFIX: Final = f"progress.{model.GROUP}"
 DIFFBASE_FIELD: Final = "status.kopf.lastHandledConfiguration"
+#: The kinds of keys in the operator's index (see :func:`rj_index`).
+CLAIM_KEY: Final = "claim"
+POLL_KEY: Final = "poll"
+REASON_KEY: Final = "reason"
 #: Reasons under which an object holds its SMC job (for duplicate detection).
 CLAIMING_REASONS: Final = frozenset({Reason.STARTED, *IN_PROGRESS_REASONS})
 
@@ -151,7 +155,7 @@ async def operate(
 
 
 @kopf.on.login()
-def login(*, memo: Any, **_: Any) -> kopf.ConnectionInfo:
+async def login(*, memo: Any, **_: Any) -> kopf.ConnectionInfo:
     """kopf uses the same credentials as our own Kubernetes client."""
     connection: KubeConnection = memo.runtime.connection
     header = connection.authorization() or ""
@@ -170,10 +174,11 @@ def login(*, memo: Any, **_: Any) -> kopf.ConnectionInfo:
 @kopf.on.startup()
 async def start_up(*, memo: Any, **indices: Any) -> None:
     runtime: Runtime = memo.runtime
-    rj_watched: kopf.Index[Any, Watched] = indices["rj_watched"]
-    rj_by_reason: kopf.Index[str, bool] = indices["rj_by_reason"]
+    index: kopf.Index[tuple[Any, ...], Any] = indices["rj_index"]
     settings = runtime.settings
-    runtime.metrics.count_resources(lambda: {key: len(rj_by_reason[key]) for key in rj_by_reason})
+    runtime.metrics.count_resources(
+        lambda: {key[1]: len(index.get(key, ())) for key in _keys(index, REASON_KEY)}
+    )
     runtime.metrics.serve(settings.metrics_port)
     runtime.smc = SmcClient(settings, observer=runtime.metrics.observe_call)
     runtime.kube = KubeClient(runtime.connection)
@@ -192,7 +197,7 @@ async def start_up(*, memo: Any, **indices: Any) -> None:
         refresher = JobRefresher(runtime.smc, runtime.kube, interval=settings.poll_interval_seconds)
 
         def snapshot() -> list[Watched]:
-            return [item for key in list(rj_watched) for item in rj_watched.get(key, ())]
+            return [item for key in _keys(index, POLL_KEY) for item in index.get(key, ())]
 
         runtime.refresher_task = asyncio.create_task(refresher.run(snapshot), name="job-refresher")
     logger.info(
@@ -258,41 +263,42 @@ def _claim_key(spec: ReplicationJobSpec, default_region: str) -> tuple[str, str]
 
 
 @kopf.index(*RESOURCE)
-def rj_by_job(
+async def rj_index(
     *, namespace: str | None, name: str, body: kopf.Body, memo: Any, **_: Any
-) -> dict[tuple[str, str], tuple[str, str, bool]] | None:
-    """(region, jobId) -> (namespace, name, holds the job): to detect duplicate ReplicationJobs."""
+) -> dict[tuple[Any, ...], Any]:
+    """The operator's view of every ReplicationJob, under three kinds of keys.
+
+    One index rather than three: kopf invokes each index on every watch event, so this costs
+    one invocation and one parse per event. Keys:
+
+    - ``("claim", region, jobId)`` -> ``(namespace, name, holds the job)``: duplicate detection;
+    - ``("poll", secret namespace, secret name, region)`` -> :class:`Watched`: the job refresher;
+    - ``("reason", Started reason or "")`` -> True: the ``replicationjobs`` gauge.
+    """
+    status = _status(body)
+    condition = status.condition(STARTED)
+    reason = condition.reason if condition else ""
+    entries: dict[tuple[Any, ...], Any] = {(REASON_KEY, reason): True}
     spec, _problem = _parse(body)
-    if spec is None or not spec.start:
-        return None
-    condition = _status(body).condition(STARTED)
-    holds = condition is not None and condition.reason in CLAIMING_REASONS
-    return {_claim_key(spec, memo.runtime.settings.region): (namespace or "", name, holds)}
+    if spec is not None:
+        region = memo.runtime.settings.region
+        if spec.start:
+            holds = reason in CLAIMING_REASONS
+            entries[(CLAIM_KEY, *_claim_key(spec, region))] = (namespace or "", name, holds)
+        item = watched(namespace or "", name, spec, status, region)
+        if item is not None:
+            entries[(POLL_KEY, *item.group)] = item
+    return entries
 
 
-@kopf.index(*RESOURCE)
-def rj_watched(
-    *, namespace: str | None, name: str, body: kopf.Body, memo: Any, **_: Any
-) -> dict[tuple[str, str | None, str], Watched] | None:
-    """Every ReplicationJob worth polling, grouped by credentials and region."""
-    spec, _problem = _parse(body)
-    if spec is None:
-        return None
-    item = watched(namespace or "", name, spec, _status(body), memo.runtime.settings.region)
-    return {item.group: item} if item is not None else None
-
-
-@kopf.index(*RESOURCE)
-def rj_by_reason(*, body: kopf.Body, **_: Any) -> dict[str, bool]:
-    """Started reason ('' before the first) -> objects: the ``replicationjobs`` gauge."""
-    condition = _status(body).condition(STARTED)
-    return {condition.reason if condition else "": True}
+def _keys(index: kopf.Index[tuple[Any, ...], Any], kind: str) -> list[tuple[Any, ...]]:
+    return [key for key in list(index) if key[0] == kind]
 
 
 def _duplicate_of(
     namespace: str, name: str, spec: ReplicationJobSpec, index: kopf.Index[Any, Any], region: str
 ) -> str | None:
-    for other_namespace, other_name, holds in index.get(_claim_key(spec, region), ()):
+    for other_namespace, other_name, holds in index.get((CLAIM_KEY, *_claim_key(spec, region)), ()):
         if holds and (other_namespace, other_name) != (namespace, name):
             return f"{other_namespace}/{other_name}"
     return None
@@ -325,7 +331,7 @@ async def start(
         spec_problem=problem,
         deleting=meta.get("deletionTimestamp") is not None,
         duplicate_of=(
-            _duplicate_of(namespace, name, spec, indices["rj_by_job"], runtime.settings.region)
+            _duplicate_of(namespace, name, spec, indices["rj_index"], runtime.settings.region)
             if spec is not None
             else None
         ),
