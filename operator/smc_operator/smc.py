@@ -13,7 +13,8 @@ It turns every SDK call into plain outcomes (:mod:`smc_operator.outcomes`): a su
 Calls are async (no blocking of the event loop), time out per call (``REQUEST_TIMEOUT_SECONDS``),
 and never retry inside the SDK: the SDK's retry sleeps block the loop, and the operator owns
 retries. All calls share one token bucket (``QPS``). SDK clients are cached per credential and
-region (an LRU, so a rotated Secret's old client is dropped). Credentials come from the
+region (least recently used first out, and dropped after five idle minutes: a client holds its
+AccessKey, which should stay in memory no longer than it is in use). Credentials come from the
 ReplicationJob's Secret, else from the SDK's default chain (environment, RRSA/OIDC, ECS role).
 """
 
@@ -53,6 +54,8 @@ logger = logging.getLogger(__name__)
 INVALID_CREDENTIALS: Final = wire.INVALID_CREDENTIALS
 #: How many SDK clients (credential x region) to keep.
 CLIENT_CACHE_SIZE: Final = 256
+#: An SDK client holds its AccessKey; one unused for this long is dropped, and its key with it.
+CLIENT_IDLE_SECONDS: Final = 300.0
 
 _Outcome = TypeVar("_Outcome")
 
@@ -74,13 +77,16 @@ class SmcClient:
         observer: CallObserver = _ignore,
         limiter: TokenBucket | None = None,
         default_credential: Callable[[], Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._endpoint = settings.smc_endpoint
         self._timeout_ms = int(settings.request_timeout_seconds * 1000)
         self._limiter = limiter or TokenBucket(settings.qps)
         self._observer = observer
         self._default_credential = default_credential or CredentialClient
-        self._clients: OrderedDict[tuple[str, str], SdkClient] = OrderedDict()
+        self._clock = clock
+        # Least recently used first: (credential fingerprint, region) -> (client, last used).
+        self._clients: OrderedDict[tuple[str, str], tuple[SdkClient, float]] = OrderedDict()
 
     async def start_replication_job(
         self, job_id: str, *, region_id: str, access_key: AccessKey | None
@@ -176,11 +182,18 @@ class SmcClient:
         )
 
     def _client(self, region_id: str, access_key: AccessKey | None) -> SdkClient:
+        now = self._clock()
+        while self._clients:
+            oldest_key, (_oldest, used) = next(iter(self._clients.items()))
+            if now - used <= CLIENT_IDLE_SECONDS:
+                break
+            del self._clients[oldest_key]
         key = (access_key.fingerprint if access_key else "default-chain", region_id)
-        client = self._clients.get(key)
-        if client is not None:
+        cached = self._clients.get(key)
+        if cached is not None:
+            self._clients[key] = (cached[0], now)
             self._clients.move_to_end(key)
-            return client
+            return cached[0]
         config = openapi_models.Config(
             endpoint=self._endpoint.host,
             protocol=self._endpoint.protocol,
@@ -195,7 +208,7 @@ class SmcClient:
         else:
             config.credential = self._default_credential()
         client = SdkClient(config)
-        self._clients[key] = client
+        self._clients[key] = (client, now)
         while len(self._clients) > CLIENT_CACHE_SIZE:
             self._clients.popitem(last=False)
         return client

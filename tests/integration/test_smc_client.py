@@ -203,6 +203,22 @@ async def test_clients_are_cached_per_credential_and_region(smc: SmcClient) -> N
     assert smc._client("cn-hangzhou", KEY) is not first
 
 
+async def test_idle_clients_and_their_keys_are_dropped(smc_emulator: SmcEmulator) -> None:
+    from smc_operator.smc import CLIENT_IDLE_SECONDS
+
+    now = [0.0]
+    environ = {"SMC_OPERATOR_ENDPOINT": smc_emulator.url}
+    smc = SmcClient(load_settings(environ), clock=lambda: now[0])
+    first = smc._client("cn-hangzhou", KEY)
+    now[0] += CLIENT_IDLE_SECONDS / 2
+    assert smc._client("cn-hangzhou", KEY) is first  # in use: kept, and its idle time restarts
+    now[0] += CLIENT_IDLE_SECONDS + 1
+    other = AccessKey("LTAIanotherKey000001", "another-secret")
+    smc._client("cn-hangzhou", other)
+    assert [k for k, _r in smc._clients] == [other.fingerprint]
+    assert smc._client("cn-hangzhou", KEY) is not first
+
+
 @pytest.mark.parametrize("chain", ["default", "empty"])
 async def test_no_default_credentials_is_a_clear_failure(
     smc_emulator: SmcEmulator, chain: str
