@@ -349,8 +349,8 @@ async def start(
         patch.status.update(status_patch(result.status))
     for event in result.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
-        log = logger.info if event.type == "Normal" else logger.warning
-        log("%s: %s", event.reason, event.message)
+        if event.type == "Normal":  # failures are logged by kopf with the error raised below
+            logger.info("%s: %s", event.reason, event.message)
     if result.retry_in is not None:
         if result.events:
             runtime.metrics.start_retries.labels(reason=result.events[-1].reason).inc()
