@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -26,12 +28,14 @@ import kopf
 from pydantic import ValidationError
 
 from smc_operator import model
+from smc_operator.clocks import utc_now
 from smc_operator.conditions import STARTED, Reason
 from smc_operator.decide import IN_PROGRESS_REASONS, Limits, Observed
-from smc_operator.kube import KubeClient, KubeConnection, load_connection
+from smc_operator.kube import KubeClient, KubeConnection, KubeError, load_connection
 from smc_operator.metrics import Metrics
 from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus
 from smc_operator.observations import Watched, watched
+from smc_operator.peers import paused
 from smc_operator.refreshing import JobRefresher
 from smc_operator.settings import Settings
 from smc_operator.smc import SmcClient
@@ -69,6 +73,8 @@ class Runtime:
 
     options: RunOptions
     connection: KubeConnection
+    #: This operator's name among kopf peers (kopf's own format: who, where, since when).
+    identity: str = field(default_factory=lambda: own_identity())
     metrics: Metrics = field(default_factory=Metrics)
     smc: SmcClient | None = None
     kube: KubeClient | None = None
@@ -79,6 +85,11 @@ class Runtime:
     @property
     def settings(self) -> Settings:
         return self.options.settings
+
+
+def own_identity() -> str:
+    """``pod-or-host@pid``: stable for the process, distinct between replicas."""
+    return f"{os.environ.get('POD_ID') or socket.gethostname()}@{os.getpid()}"
 
 
 class ProgressAnnotations(kopf.AnnotationsProgressStorage):
@@ -149,6 +160,7 @@ async def operate(
         namespaces=options.namespaces,
         liveness_endpoint=liveness,
         memo=kopf.Memo(runtime=runtime),
+        identity=runtime.identity,  # type: ignore[arg-type]  # kopf's NewType of str
         stop_flag=stop_flag,
         ready_flag=ready_flag,
     )
@@ -194,7 +206,12 @@ async def start_up(*, memo: Any, **indices: Any) -> None:
         random=random.SystemRandom().random,
     )
     if settings.poll_interval_seconds > 0:
-        refresher = JobRefresher(runtime.smc, runtime.kube, interval=settings.poll_interval_seconds)
+        refresher = JobRefresher(
+            runtime.smc,
+            runtime.kube,
+            interval=settings.poll_interval_seconds,
+            active=None if runtime.options.peering is None else lambda: _active(runtime),
+        )
 
         def snapshot() -> list[Watched]:
             return [item for key in _keys(index, POLL_KEY) for item in index.get(key, ())]
@@ -207,6 +224,27 @@ async def start_up(*, memo: Any, **indices: Any) -> None:
         settings.qps or "unlimited",
         settings.max_attempts,
     )
+
+
+async def _active(runtime: Runtime) -> bool:
+    """Whether kopf peering lets this operator work now (as kopf decides it; see ``peers``)."""
+    assert runtime.kube is not None
+    assert runtime.options.peering is not None
+    scopes: tuple[str | None, ...] = runtime.options.namespaces or (None,)
+    for namespace in scopes:
+        try:
+            peering = await runtime.kube.get_peering(runtime.options.peering, namespace)
+        except KubeError as exc:
+            logger.warning("Cannot read the peering object, not refreshing jobs: %s", exc)
+            return False
+        if paused(
+            peering,
+            identity=runtime.identity,
+            priority=runtime.options.priority,
+            now=utc_now(),
+        ):
+            return False
+    return True
 
 
 @kopf.on.cleanup()

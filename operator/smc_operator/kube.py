@@ -97,6 +97,16 @@ def status_path(namespace: str, name: str) -> str:
     )
 
 
+def peering_path(name: str, namespace: str | None) -> str:
+    """kopf's peering object: cluster-wide, or one per served namespace."""
+    if namespace is None:
+        return f"/apis/kopf.dev/v1/clusterkopfpeerings/{quote(name, safe='')}"
+    return (
+        f"/apis/kopf.dev/v1/namespaces/{quote(namespace, safe='')}"
+        f"/kopfpeerings/{quote(name, safe='')}"
+    )
+
+
 def secret_path(namespace: str, name: str) -> str:
     return f"/api/v1/namespaces/{quote(namespace, safe='')}/secrets/{quote(name, safe='')}"
 
@@ -142,6 +152,10 @@ class KubeClient:
     async def get_secret(self, namespace: str, name: str) -> Mapping[str, Any]:
         """The Secret object; raises :class:`KubeNotFoundError` or :class:`KubeError` otherwise."""
         return await self._request("GET", secret_path(namespace, name))
+
+    async def get_peering(self, name: str, namespace: str | None) -> Mapping[str, Any]:
+        """kopf's peering object (``clusterkopfpeerings``, or ``kopfpeerings`` in ``namespace``)."""
+        return await self._request("GET", peering_path(name, namespace))
 
     async def read_access_key(self, namespace: str, secret_name: str) -> AccessKey:
         """The AccessKey in a Secret; raises :class:`CredentialsError` saying what is wrong."""

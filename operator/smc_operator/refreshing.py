@@ -3,14 +3,15 @@
 Every ``POLL_INTERVAL_SECONDS`` it takes the operator's current view of all ReplicationJobs,
 groups them into DescribeReplicationJobs calls of up to 50 JobIds sharing credentials and region
 (:mod:`smc_operator.observations`), and patches ``status.job`` only where something changed. One
-task for all objects, rather than a timer per object: no finalizers, far fewer calls.
+task for all objects, rather than a timer per object: no finalizers, far fewer calls. With kopf
+peering, a cycle runs only while this operator is the active one (:mod:`smc_operator.peers`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from smc_operator.clocks import Clock, utc_now
 from smc_operator.credentials import AccessKey, CredentialsError
@@ -30,17 +31,22 @@ class JobRefresher:
         *,
         interval: float,
         clock: Clock = utc_now,
+        active: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self._smc = smc
         self._kube = kube
         self._interval = interval
         self._clock = clock
+        self._active = active
 
     async def run(self, snapshot: Callable[[], Iterable[Watched]]) -> None:
         """Refresh forever (until cancelled); a failing cycle is logged, never fatal."""
         while True:
             await asyncio.sleep(self._interval)
             try:
+                if self._active is not None and not await self._active():
+                    logger.debug("Job refresh skipped: another operator is active (peering)")
+                    continue
                 written = await self.refresh(list(snapshot()))
                 logger.debug("Job refresh: %d object(s) updated", written)
             except asyncio.CancelledError:
