@@ -659,6 +659,7 @@ def expected_grants(values: Mapping[str, Any]) -> set[Grant]:
             plural = "kopfpeerings" if namespaces else "clusterkopfpeerings"
             grants |= {(scope, "kopf.dev", plural, v, "") for v in ("list", "watch")}
             grants.add((scope, "kopf.dev", plural, "patch", peering["name"]))
+            grants.add((scope, "kopf.dev", plural, "get", peering["name"]))
     if values["rbac"]["watchClusterResources"]:
         crds = ("apiextensions.k8s.io", "customresourcedefinitions")
         grants |= {(CLUSTER, *crds, v, "") for v in ("list", "watch")}

@@ -36,9 +36,10 @@ rbac.yaml includes them; each rule says why it is needed.
 - apiGroups: ["kopf.dev"]
   resources: [{{ .resource | quote }}]
   verbs: ["list", "watch"]
-# ... and patch our own peering object with this pod's keep-alive (status.<pod>).
+# ... patch our own peering object with this pod's keep-alive (status.<pod>), and read it:
+# the job refresher polls SMC only while no other operator has priority (smc_operator.peers).
 - apiGroups: ["kopf.dev"]
   resources: [{{ .resource | quote }}]
-  verbs: ["patch"]
+  verbs: ["get", "patch"]
   resourceNames: [{{ .name | quote }}]
 {{- end }}
