@@ -99,6 +99,18 @@ def bounded(message: str) -> str:
     return cleaned[: MESSAGE_MAX_LENGTH - 1] + "…"
 
 
+#: The CRD's bounds for the SMC fields of a condition (an answer can hold anything).
+REQUEST_ID_MAX_LENGTH: Final = 128
+ERROR_CODE_MAX_LENGTH: Final = 256
+
+
+def _clipped(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = "".join(ch for ch in value if ch.isprintable()).strip()
+    return text[:limit] or None
+
+
 def started_condition(
     reason: Reason,
     message: str,
@@ -116,8 +128,8 @@ def started_condition(
         message=bounded(message),
         last_transition_time=format_time(now),
         observed_generation=generation,
-        request_id=request_id,
-        error_code=error_code,
+        request_id=_clipped(request_id, REQUEST_ID_MAX_LENGTH),
+        error_code=_clipped(error_code, ERROR_CODE_MAX_LENGTH),
     )
 
 

@@ -64,7 +64,7 @@ def parse_secret(secret: Mapping[str, object], *, where: str) -> AccessKey:
     values = _decoded_values(secret, where=where)
     missing = [key for key in REQUIRED_KEYS if key not in values]
     if missing:
-        present = ", ".join(sorted(values)) or "none"
+        present = ", ".join(_key_names(secret)) or "none"
         raise CredentialsError(
             f"Secret {where} lacks the key(s) {', '.join(missing)} "
             f"(it has: {present}); it needs {ACCESS_KEY_ID} and {ACCESS_KEY_SECRET}, "
@@ -88,6 +88,16 @@ def parse_secret(secret: Mapping[str, object], *, where: str) -> AccessKey:
         access_key_secret=values[ACCESS_KEY_SECRET],
         security_token=values.get(SECURITY_TOKEN),
     )
+
+
+def _key_names(secret: Mapping[str, object]) -> list[str]:
+    """Every key the Secret has (names only): a misspelt key is then easy to spot."""
+    names: set[str] = set()
+    for part in ("data", "stringData"):
+        section = secret.get(part)
+        if isinstance(section, Mapping):
+            names.update(str(name) for name in section)
+    return sorted(names)
 
 
 def _is_token_text(value: str) -> bool:

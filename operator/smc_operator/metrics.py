@@ -11,12 +11,14 @@ metric                                                  type       labels
 ``smc_operator_rate_limiter_wait_seconds``              histogram  (none)
 ======================================================  =========  ==============================
 
-``code`` is ``Success``, SMC's error code, or ``NoAnswer`` (no SMC answer could be read). Labels
+``code`` is ``Success``, SMC's error code, or ``NoAnswer`` (no SMC answer could be read); odd or
+too many distinct codes are counted as ``Other``. Labels
 never carry object names, AccessKey IDs or anything else unbounded or secret.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
@@ -30,6 +32,11 @@ PREFIX: Final = "smc_operator"
 #: SMC calls take tens to hundreds of milliseconds; timeouts are seconds.
 CALL_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 WAIT_BUCKETS: Final = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+#: At most this many distinct ``code`` labels; further codes are counted as ``Other``: SMC's
+#: answers are input, and an unbounded label set would grow Prometheus without limit.
+MAX_CODES: Final = 64
+CODE_PATTERN: Final = re.compile(r"^[A-Za-z][A-Za-z0-9.]{0,63}$")
 
 #: Reads the number of ReplicationJobs per ``Started`` reason when scraped.
 ReasonCounts = Callable[[], Mapping[str, int]]
@@ -86,14 +93,23 @@ class Metrics:
             registry=self.registry,
         )
         self._server: object | None = None
+        self._codes: set[str] = set()
 
     def observe_call(self, action: str, code: str, seconds: float, waited: float) -> None:
         """The SMC client's observer: one call, its outcome code, duration and limiter wait."""
-        self.smc_calls.labels(action=action, code=code).inc()
+        self.smc_calls.labels(action=action, code=self._label(code)).inc()
         self.smc_call_duration.labels(action=action).observe(seconds)
         self.limiter_wait.observe(waited)
         if action == wire.START_REPLICATION_JOB:
             self.start_attempts.inc()
+
+    def _label(self, code: str) -> str:
+        if code in self._codes:
+            return code
+        if len(self._codes) >= MAX_CODES or not CODE_PATTERN.match(code):
+            return "Other"
+        self._codes.add(code)
+        return code
 
     def count_resources(self, counts: ReasonCounts) -> None:
         """Report ReplicationJobs per ``Started`` reason from ``counts`` at every scrape."""

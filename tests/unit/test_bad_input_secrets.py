@@ -107,11 +107,6 @@ def test_data_wins_over_string_data_and_other_keys_are_ignored() -> None:
     assert (key.access_key_id, key.access_key_secret, key.security_token) == (KEY_ID, SECRET, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parse_secret lists only the keys it recognises as present: a Secret whose keys are "
-    "misspelt (AccessKeyId, access_key_id) is reported as having none",
-)
 @pytest.mark.parametrize(
     "keys",
     [

@@ -89,3 +89,17 @@ def test_times_are_rfc3339_utc() -> None:
         __import__("datetime").timezone(timedelta(hours=8))
     )
     assert format_time(eastern) == "2026-11-29T20:00:00Z"
+
+
+def test_smc_fields_are_bounded_as_the_crd_requires() -> None:
+    condition = started_condition(
+        Reason.FAILED,
+        "m",
+        generation=1,
+        now=T0,
+        request_id="R" * 1000,
+        error_code="Weird\x00Code" + "x" * 1000,
+    )
+    assert condition.request_id is not None and len(condition.request_id) == 128
+    assert condition.error_code is not None and len(condition.error_code) == 256
+    assert condition.error_code.startswith("WeirdCode")

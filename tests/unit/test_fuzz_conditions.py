@@ -46,8 +46,9 @@ updates = st.lists(
         st.text(max_size=200),
         st.integers(0, 10**6),  # seconds since the previous update
         st.one_of(st.none(), st.integers(0, 2**63)),  # observedGeneration
-        st.one_of(st.none(), st.text(max_size=40)),  # requestId
-        st.one_of(st.none(), st.text(max_size=40)),  # errorCode
+        # SMC's identifiers as they look (odd ones are clipped: test_conditions.py covers that).
+        st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9.\-]{1,40}", fullmatch=True)),  # requestId
+        st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9.]{1,40}", fullmatch=True)),  # errorCode
     ),
     min_size=1,
     max_size=30,
