@@ -62,6 +62,9 @@ class Observed:
     duplicate_of: str | None = None
     #: The object is being deleted (``deletionTimestamp`` set): never begin anything then.
     deleting: bool = False
+    #: How often the handler already ran for the current change (kopf's ``retry``): backoff
+    #: keeps growing while DescribeReplicationJobs fails, which does not count as an attempt.
+    retries: int = 0
 
     @property
     def request(self) -> StartRequest:
@@ -259,8 +262,10 @@ def _failed(
         return Verdict(_exhausted(observed, limits, now, attempts=attempts, last=failure))
 
     throttled = category is Category.THROTTLED
+    # A failed confirmation makes no Start attempt; back off by how often the handler has run.
+    step = max(attempts, observed.retries + 1) if confirming else max(attempts, 1)
     delay = retry_delay(
-        max(attempts, 1),
+        step,
         throttled=throttled,
         base=limits.backoff_base_seconds,
         cap=limits.backoff_max_seconds,

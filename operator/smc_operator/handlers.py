@@ -80,6 +80,7 @@ class Runtime:
     kube: KubeClient | None = None
     starter: Starter | None = None
     refresher_task: asyncio.Task[None] | None = None
+    housekeeping_task: asyncio.Task[None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -205,6 +206,7 @@ async def start_up(*, memo: Any, **indices: Any) -> None:
         default_region=settings.region,
         random=random.SystemRandom().random,
     )
+    runtime.housekeeping_task = asyncio.create_task(_housekeeping(runtime.smc), name="housekeeping")
     if settings.poll_interval_seconds > 0:
         refresher = JobRefresher(
             runtime.smc,
@@ -224,6 +226,17 @@ async def start_up(*, memo: Any, **indices: Any) -> None:
         settings.qps or "unlimited",
         settings.max_attempts,
     )
+
+
+#: How often idle SDK clients, and the AccessKeys they hold, are looked for and dropped.
+HOUSEKEEPING_SECONDS: Final = 60.0
+
+
+async def _housekeeping(smc: SmcClient) -> None:
+    """Drop idle SDK clients even when no SMC call happens (their keys leave memory)."""
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
+        smc.drop_idle()
 
 
 async def _active(runtime: Runtime) -> bool:
@@ -250,10 +263,11 @@ async def _active(runtime: Runtime) -> bool:
 @kopf.on.cleanup()
 async def clean_up(*, memo: Any, **_: Any) -> None:
     runtime: Runtime = memo.runtime
-    if runtime.refresher_task is not None:
-        runtime.refresher_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runtime.refresher_task
+    for task in (runtime.refresher_task, runtime.housekeeping_task):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     if runtime.kube is not None:
         await runtime.kube.close()
     runtime.metrics.close()
@@ -351,6 +365,7 @@ async def start(
     meta: kopf.Meta,
     patch: kopf.Patch,
     memo: Any,
+    retry: int,
     logger: kopf.Logger,
     **indices: Any,
 ) -> None:
@@ -368,6 +383,7 @@ async def start(
         status=_status(body),
         spec_problem=problem,
         deleting=meta.get("deletionTimestamp") is not None,
+        retries=retry,
         duplicate_of=(
             _duplicate_of(namespace, name, spec, indices["rj_index"], runtime.settings.region)
             if spec is not None

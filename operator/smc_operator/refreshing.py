@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from smc_operator.clocks import Clock, utc_now
 from smc_operator.credentials import AccessKey, CredentialsError
+from smc_operator.keys import read_access_key
 from smc_operator.kube import KubeClient, KubeError, KubeNotFoundError
 from smc_operator.observations import Batch, Watched, batches, updates
 from smc_operator.outcomes import SmcFailure
@@ -65,7 +66,9 @@ class JobRefresher:
         access_key: AccessKey | None = None
         if batch.secret_name is not None:
             try:
-                access_key = await self._kube.read_access_key(batch.namespace, batch.secret_name)
+                access_key = await read_access_key(
+                    self._kube, self._smc, batch.namespace, batch.secret_name
+                )
             except CredentialsError as exc:
                 logger.warning("Job refresh skipped %d object(s): %s", len(batch.objects), exc)
                 return 0

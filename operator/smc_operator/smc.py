@@ -87,6 +87,8 @@ class SmcClient:
         self._clock = clock
         # Least recently used first: (credential fingerprint, region) -> (client, last used).
         self._clients: OrderedDict[tuple[str, str], tuple[SdkClient, float]] = OrderedDict()
+        # Which key each Secret (namespace, name) held when last read.
+        self._secret_keys: dict[tuple[str, str], str] = {}
 
     async def start_replication_job(
         self, job_id: str, *, region_id: str, access_key: AccessKey | None
@@ -152,7 +154,31 @@ class SmcClient:
 
     def forget(self, access_key: AccessKey) -> None:
         """Drop cached clients of ``access_key`` (after a Secret changed or was deleted)."""
-        for key in [k for k in self._clients if k[0] == access_key.fingerprint]:
+        self._forget(access_key.fingerprint)
+
+    def remember_secret(self, secret: tuple[str, str], access_key: AccessKey | None) -> None:
+        """Note the key ``secret`` (namespace, name) holds now (None: none, or gone).
+
+        A key the Secret no longer holds (rotated out, or the Secret deleted) is forgotten at once:
+        its clients, and the key in them, leave memory without waiting to become idle.
+        """
+        previous = self._secret_keys.pop(secret, None)
+        if access_key is not None:
+            self._secret_keys[secret] = access_key.fingerprint
+        if previous is not None and previous not in self._secret_keys.values():
+            self._forget(previous)
+
+    def drop_idle(self) -> None:
+        """Drop clients unused for ``CLIENT_IDLE_SECONDS`` (also done on every call)."""
+        now = self._clock()
+        while self._clients:
+            oldest_key, (_oldest, used) = next(iter(self._clients.items()))
+            if now - used <= CLIENT_IDLE_SECONDS:
+                break
+            del self._clients[oldest_key]
+
+    def _forget(self, fingerprint: str) -> None:
+        for key in [k for k in self._clients if k[0] == fingerprint]:
             del self._clients[key]
 
     async def _observed(
@@ -182,12 +208,8 @@ class SmcClient:
         )
 
     def _client(self, region_id: str, access_key: AccessKey | None) -> SdkClient:
+        self.drop_idle()
         now = self._clock()
-        while self._clients:
-            oldest_key, (_oldest, used) = next(iter(self._clients.items()))
-            if now - used <= CLIENT_IDLE_SECONDS:
-                break
-            del self._clients[oldest_key]
         key = (access_key.fingerprint if access_key else "default-chain", region_id)
         cached = self._clients.get(key)
         if cached is not None:

@@ -14,6 +14,7 @@ calls SMC, and returns a :class:`Result` for the handler to record. Steps:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random as random_module
 from collections.abc import Callable, Mapping
@@ -34,6 +35,7 @@ from smc_operator.decide import (
     plan,
 )
 from smc_operator.events import Event, event_for
+from smc_operator.keys import read_access_key
 from smc_operator.kube import KubeClient, KubeConflictError, KubeError, KubeNotFoundError
 from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus
 from smc_operator.smc import SmcClient
@@ -114,19 +116,14 @@ class Starter:
         outcome = await self.smc.start_replication_job(
             spec.job_id, region_id=region, access_key=access_key
         )
-        after_intent = Observed(
-            generation=observed.generation,
-            retry_requested_at=observed.retry_requested_at,
-            spec=spec,
-            status=intent,
-        )
+        after_intent = dataclasses.replace(observed, status=intent)
         return self._verdict(judge(after_intent, self.limits, outcome, self.clock(), self.random))
 
     async def _credentials(self, namespace: str, spec: ReplicationJobSpec) -> AccessKey | None:
         ref = spec.credentials_secret_ref
         if ref is None:
             return None
-        return await self.kube.read_access_key(namespace, ref.name)
+        return await read_access_key(self.kube, self.smc, namespace, ref.name)
 
     async def _record_intent(self, ref: ObjectRef, intent: ReplicationJobStatus) -> None:
         try:

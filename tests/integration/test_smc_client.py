@@ -219,6 +219,19 @@ async def test_idle_clients_and_their_keys_are_dropped(smc_emulator: SmcEmulator
     assert smc._client("cn-hangzhou", KEY) is not first
 
 
+async def test_a_secrets_old_key_is_forgotten_when_it_changes_unless_shared(
+    smc: SmcClient,
+) -> None:
+    rotated = AccessKey(ACCESS_KEY_ID, ACCESS_KEY_SECRET + "-rotated")
+    smc.remember_secret(("a", "creds"), KEY)
+    smc.remember_secret(("b", "creds"), KEY)  # the same key in another Secret
+    smc._client("cn-hangzhou", KEY)
+    smc.remember_secret(("a", "creds"), rotated)
+    assert [k for k, _r in smc._clients] == [KEY.fingerprint]  # b still holds it
+    smc.remember_secret(("b", "creds"), None)  # b's Secret is gone
+    assert list(smc._clients) == []
+
+
 @pytest.mark.parametrize("chain", ["default", "empty"])
 async def test_no_default_credentials_is_a_clear_failure(
     smc_emulator: SmcEmulator, chain: str
