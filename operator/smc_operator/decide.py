@@ -58,7 +58,8 @@ class Observed:
     spec: ReplicationJobSpec | None
     status: ReplicationJobStatus
     spec_problem: str | None = None
-    #: ``namespace/name`` of another ReplicationJob that already started (or is starting) the job.
+    #: Another ReplicationJob that already started (or is starting) the job, as the message names
+    #: it ("ReplicationJob ns/name", or an unnamed one in another namespace).
     duplicate_of: str | None = None
     #: The object is being deleted (``deletionTimestamp`` set): never begin anything then.
     deleting: bool = False
@@ -136,7 +137,7 @@ def plan(observed: Observed, limits: Limits, now: datetime) -> Plan:
 
     if observed.duplicate_of is not None:
         message = (
-            f"ReplicationJob {observed.duplicate_of} already starts SMC job "
+            f"{observed.duplicate_of[0].upper()}{observed.duplicate_of[1:]} already starts SMC job "
             f"{observed.spec.job_id}; this one does not call StartReplicationJob. "
             f"Delete one of them, or point this one at another job."
         )

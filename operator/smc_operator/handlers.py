@@ -129,6 +129,11 @@ def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:
     settings.posting.enabled = True  # our kopf.event() calls; kopf's own log lines stay logs
     settings.posting.loggers = False
     settings.batching.worker_limit = options.workers
+    # Named namespaces need no cluster-wide watching of namespaces and CRDs (globs would):
+    # the operator then reads nothing outside its namespaces.
+    settings.scanning.disabled = bool(options.namespaces) and not any(
+        set(namespace) & set("*?[]!") for namespace in options.namespaces
+    )
     settings.peering.standalone = options.peering is None
     if options.peering is not None:
         settings.peering.name = options.peering
@@ -350,9 +355,12 @@ def _keys(index: kopf.Index[tuple[Any, ...], Any], kind: str) -> list[tuple[Any,
 def _duplicate_of(
     namespace: str, name: str, spec: ReplicationJobSpec, index: kopf.Index[Any, Any], region: str
 ) -> str | None:
+    """Which other ReplicationJob holds the job; one in another namespace is not named."""
     for other_namespace, other_name, holds in index.get((CLAIM_KEY, *_claim_key(spec, region)), ()):
         if holds and (other_namespace, other_name) != (namespace, name):
-            return f"{other_namespace}/{other_name}"
+            if other_namespace != namespace:
+                return "a ReplicationJob in another namespace"
+            return f"ReplicationJob {other_namespace}/{other_name}"
     return None
 
 

@@ -660,11 +660,9 @@ def expected_grants(values: Mapping[str, Any]) -> set[Grant]:
             grants |= {(scope, "kopf.dev", plural, v, "") for v in ("list", "watch")}
             grants.add((scope, "kopf.dev", plural, "patch", peering["name"]))
             grants.add((scope, "kopf.dev", plural, "get", peering["name"]))
-    if values["rbac"]["watchClusterResources"]:
+    if values["rbac"]["watchClusterResources"] and not namespaces:
         crds = ("apiextensions.k8s.io", "customresourcedefinitions")
         grants |= {(CLUSTER, *crds, v, "") for v in ("list", "watch")}
-        if namespaces:
-            grants |= {(CLUSTER, "", "namespaces", v, "") for v in ("list", "watch")}
     return grants
 
 
@@ -704,7 +702,7 @@ def test_rbac_essentials_per_scope(combo: Rendered) -> None:
     )
     if namespaces:
         assert not any(g[0] == CLUSTER and g[1] == "smcoperator.io" for g in grants)
-        assert not combo.of_kind("ClusterRole") or values["rbac"]["watchClusterResources"]
+        assert not combo.of_kind("ClusterRole")  # named namespaces: nothing cluster-scoped
 
 
 def test_every_rbac_rule_is_commented_in_the_template() -> None:

@@ -156,7 +156,7 @@ def test_an_object_being_deleted_is_left_alone() -> None:
 
 
 def test_a_duplicate_job_id_is_reported_without_calling() -> None:
-    result = plan(observed(duplicate_of="team-a/first"), LIMITS, T0)
+    result = plan(observed(duplicate_of="ReplicationJob team-a/first"), LIMITS, T0)
     assert result.step is Step.RECORD and result.failed
     assert started_reason(result)[:2] == ("DuplicateJobId", "False")
     condition = result.status.condition(STARTED)
