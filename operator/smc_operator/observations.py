@@ -114,6 +114,17 @@ def observe(report: JobReport, now: datetime) -> JobObservation:
     )
 
 
+def unknown(obj: Watched, now: datetime) -> JobObservation:
+    """What to show when DescribeReplicationJobs does not know the job (in this region)."""
+    return JobObservation(
+        status_info=(
+            f"DescribeReplicationJobs in region {obj.region_id} does not know job {obj.job_id}; "
+            f"check spec.regionId"
+        ),
+        observed_time=format_time(now),
+    )
+
+
 def changed(old: JobObservation | None, new: JobObservation) -> bool:
     """True when anything but ``observedTime`` differs: only then is the object written."""
     if old is None:
@@ -130,9 +141,7 @@ def updates(
     result = []
     for obj in batch.objects:
         report = reports.get(obj.job_id)
-        if report is None:
-            continue
-        new = observe(report, now)
+        new = observe(report, now) if report is not None else unknown(obj, now)
         if changed(obj.job, new):
             result.append((obj, new))
     return result
