@@ -73,7 +73,7 @@ class Runtime:
 
     options: RunOptions
     connection: KubeConnection
-    #: This operator's name among kopf peers (kopf's own format: who, where, since when).
+    #: This operator's name among kopf peers, to find itself in the peering object.
     identity: str = field(default_factory=lambda: own_identity())
     metrics: Metrics = field(default_factory=Metrics)
     smc: SmcClient | None = None
@@ -81,7 +81,6 @@ class Runtime:
     starter: Starter | None = None
     refresher_task: asyncio.Task[None] | None = None
     housekeeping_task: asyncio.Task[None] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
