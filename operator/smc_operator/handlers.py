@@ -34,9 +34,10 @@ from smc_operator.decide import IN_PROGRESS_REASONS, Limits, Observed
 from smc_operator.kube import KubeClient, KubeConnection, KubeError, load_connection
 from smc_operator.metrics import Metrics
 from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus
-from smc_operator.observations import Watched, watched
+from smc_operator.observations import watched
 from smc_operator.peers import paused
 from smc_operator.refreshing import JobRefresher
+from smc_operator.registry import Entry, Registry
 from smc_operator.settings import Settings
 from smc_operator.smc import SmcClient
 from smc_operator.starting import IntentNotRecorded, ObjectRef, Starter, status_patch
@@ -47,10 +48,6 @@ RESOURCE: Final = (model.GROUP, model.VERSION, model.PLURAL)
 HANDLER_ID: Final = "start"
 PROGRESS_PREFIX: Final = f"progress.{model.GROUP}"
 DIFFBASE_FIELD: Final = "status.kopf.lastHandledConfiguration"
-#: The kinds of keys in the operator's index (see :func:`rj_index`).
-CLAIM_KEY: Final = "claim"
-POLL_KEY: Final = "poll"
-REASON_KEY: Final = "reason"
 #: Reasons under which an object holds its SMC job (for duplicate detection).
 CLAIMING_REASONS: Final = frozenset({Reason.STARTED, *IN_PROGRESS_REASONS})
 
@@ -76,6 +73,7 @@ class Runtime:
     #: This operator's name among kopf peers, to find itself in the peering object.
     identity: str = field(default_factory=lambda: own_identity())
     metrics: Metrics = field(default_factory=Metrics)
+    registry: Registry = field(default_factory=Registry)
     smc: SmcClient | None = None
     kube: KubeClient | None = None
     starter: Starter | None = None
@@ -127,7 +125,10 @@ def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:
     settings.persistence.finalizer = f"{model.GROUP}/finalizer"
     settings.posting.enabled = True  # our kopf.event() calls; kopf's own log lines stay logs
     settings.posting.loggers = False
-    settings.batching.worker_limit = options.workers
+    settings.queueing.worker_limit = options.workers
+    # A worker holds its slot this long after an object's last event; kopf's 5 s default caps
+    # throughput at workers / 5 s objects a second while the operator idles.
+    settings.queueing.idle_timeout = 0.5
     # Named namespaces need no cluster-wide watching of namespaces and CRDs (globs would):
     # the operator then reads nothing outside its namespaces.
     settings.scanning.disabled = bool(options.namespaces) and not any(
@@ -189,13 +190,10 @@ async def login(*, memo: Any, **_: Any) -> kopf.ConnectionInfo:
 
 
 @kopf.on.startup()
-async def start_up(*, memo: Any, **indices: Any) -> None:
+async def start_up(*, memo: Any, **_: Any) -> None:
     runtime: Runtime = memo.runtime
-    index: kopf.Index[tuple[Any, ...], Any] = indices["rj_index"]
     settings = runtime.settings
-    runtime.metrics.count_resources(
-        lambda: {key[1]: len(index.get(key, ())) for key in _keys(index, REASON_KEY)}
-    )
+    runtime.metrics.count_resources(runtime.registry.reasons)
     runtime.metrics.serve(settings.metrics_port)
     runtime.smc = SmcClient(settings, observer=runtime.metrics.observe_call)
     runtime.kube = KubeClient(runtime.connection)
@@ -218,11 +216,9 @@ async def start_up(*, memo: Any, **indices: Any) -> None:
             interval=settings.poll_interval_seconds,
             active=None if runtime.options.peering is None else lambda: _active(runtime),
         )
-
-        def snapshot() -> list[Watched]:
-            return [item for key in _keys(index, POLL_KEY) for item in index.get(key, ())]
-
-        runtime.refresher_task = asyncio.create_task(refresher.run(snapshot), name="job-refresher")
+        runtime.refresher_task = asyncio.create_task(
+            refresher.run(runtime.registry.watched), name="job-refresher"
+        )
     logger.info(
         "smc-operator started: SMC endpoint %s, region %s, QPS %s, max attempts %s",
         settings.smc_endpoint.url,
@@ -318,49 +314,45 @@ def _claim_key(spec: ReplicationJobSpec, default_region: str) -> tuple[str, str]
     return (spec.region_id or default_region, spec.job_id)
 
 
-@kopf.index(*RESOURCE)
-async def rj_index(
-    *, namespace: str | None, name: str, body: kopf.Body, memo: Any, **_: Any
-) -> dict[tuple[Any, ...], Any]:
-    """The operator's view of every ReplicationJob, under three kinds of keys.
+@kopf.on.event(*RESOURCE)
+async def track(*, type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
+    """Every watch event updates the registry; a deleted object leaves it."""
+    runtime: Runtime = memo.runtime
+    meta = body.get("metadata", {})
+    key = (meta.get("namespace") or "", meta.get("name") or "")
+    if type == "DELETED":
+        runtime.registry.remove(key)
+        if runtime.starter is not None:
+            runtime.starter.forget(*key)
+        return
+    runtime.registry.put(key, _entry(key, body, runtime.settings.region))
 
-    One index rather than three: kopf invokes each index on every watch event, so this costs
-    one invocation and one parse per event. Keys:
 
-    - ``("claim", region, jobId)`` -> ``(namespace, name, holds the job)``: duplicate detection;
-    - ``("poll", secret namespace, secret name, region)`` -> :class:`Watched`: the job refresher;
-    - ``("reason", Started reason or "")`` -> True: the ``replicationjobs`` gauge.
-    """
+def _entry(key: tuple[str, str], body: Mapping[str, Any], region: str) -> Entry:
     status = _status(body)
     condition = status.condition(STARTED)
     reason = condition.reason if condition else ""
-    entries: dict[tuple[Any, ...], Any] = {(REASON_KEY, reason): True}
     spec, _problem = _parse(body)
-    if spec is not None:
-        region = memo.runtime.settings.region
-        if spec.start:
-            holds = reason in CLAIMING_REASONS
-            entries[(CLAIM_KEY, *_claim_key(spec, region))] = (namespace or "", name, holds)
-        item = watched(namespace or "", name, spec, status, region)
-        if item is not None:
-            entries[(POLL_KEY, *item.group)] = item
-    return entries
-
-
-def _keys(index: kopf.Index[tuple[Any, ...], Any], kind: str) -> list[tuple[Any, ...]]:
-    return [key for key in list(index) if key[0] == kind]
+    if spec is None:
+        return Entry(reason)
+    return Entry(
+        reason,
+        claim=_claim_key(spec, region) if spec.start else None,
+        holds=reason in CLAIMING_REASONS,
+        watched=watched(*key, spec, status, region),
+    )
 
 
 def _duplicate_of(
-    namespace: str, name: str, spec: ReplicationJobSpec, index: kopf.Index[Any, Any], region: str
+    key: tuple[str, str], spec: ReplicationJobSpec, registry: Registry, region: str
 ) -> str | None:
     """Which other ReplicationJob holds the job; one in another namespace is not named."""
-    for other_namespace, other_name, holds in index.get((CLAIM_KEY, *_claim_key(spec, region)), ()):
-        if holds and (other_namespace, other_name) != (namespace, name):
-            if other_namespace != namespace:
-                return "a ReplicationJob in another namespace"
-            return f"ReplicationJob {other_namespace}/{other_name}"
-    return None
+    holder = registry.holder(key, _claim_key(spec, region))
+    if holder is None:
+        return None
+    if holder[0] != key[0]:
+        return "a ReplicationJob in another namespace"
+    return f"ReplicationJob {holder[0]}/{holder[1]}"
 
 
 @kopf.on.resume(*RESOURCE, id=HANDLER_ID)
@@ -374,7 +366,7 @@ async def start(
     memo: Any,
     retry: int,
     logger: kopf.Logger,
-    **indices: Any,
+    **_: Any,
 ) -> None:
     """Create, resume, or any change of spec, labels or annotations: one attempt (module doc)."""
     runtime: Runtime = memo.runtime
@@ -392,7 +384,7 @@ async def start(
         deleting=meta.get("deletionTimestamp") is not None,
         retries=retry,
         duplicate_of=(
-            _duplicate_of(namespace, name, spec, indices["rj_index"], runtime.settings.region)
+            _duplicate_of((namespace, name), spec, runtime.registry, runtime.settings.region)
             if spec is not None
             else None
         ),

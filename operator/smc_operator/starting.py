@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random as random_module
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +38,7 @@ from smc_operator.decide import (
 from smc_operator.events import Event, event_for
 from smc_operator.keys import read_access_key
 from smc_operator.kube import KubeClient, KubeConflictError, KubeError, KubeNotFoundError
-from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus
+from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus, StartRequest
 from smc_operator.smc import SmcClient
 
 
@@ -73,6 +74,10 @@ class IntentNotRecorded(Exception):  # noqa: N818 - a signal, handled by the han
         self.retry_in = retry_in
 
 
+#: How many objects' last outcomes are remembered (see :attr:`Starter.outcomes`).
+OUTCOMES_REMEMBERED = 100_000
+
+
 @dataclass
 class Starter:
     smc: SmcClient
@@ -82,12 +87,27 @@ class Starter:
     clock: Clock = utc_now
     random: Callable[[], float] = field(default=random_module.random)
     logger: logging.Logger = field(default=logging.getLogger(__name__))
+    #: The last final outcome per object in this process: (request, attempts, status). If the
+    #: write that recorded it was lost (a failed patch) or the object is seen again from a stale
+    #: watch event, the same outcome is recorded again, keeping SMC's own RequestId, instead of
+    #: confirming with DescribeReplicationJobs.
+    outcomes: OrderedDict[tuple[str, str], tuple[StartRequest, int, ReplicationJobStatus]] = field(
+        default_factory=OrderedDict
+    )
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The object is gone: drop what is remembered about it."""
+        self.outcomes.pop((namespace, name), None)
 
     async def attempt(self, ref: ObjectRef, observed: Observed) -> Result:
         """Run the steps in the module docstring once."""
         step = plan(observed, self.limits, self.clock())
         if step.step is Step.NOTHING:
             return Result()
+        if step.step is Step.CONFIRM:
+            known = self.outcomes.get((ref.namespace, ref.name))
+            if known is not None and known[:2] == (observed.request, observed.status.attempts):
+                return Result(status=known[2], final_failure=_failed(known[2]))
         if step.step is Step.RECORD:
             return self._result(step.status, None, final_failure=step.failed)
 
@@ -99,7 +119,7 @@ class Starter:
             access_key = await self._credentials(ref.namespace, spec)
         except CredentialsError as exc:
             verdict = credentials_missing(observed, str(exc), self.clock())
-            return self._verdict(verdict)
+            return self._verdict(ref, observed, verdict)
 
         region = spec.region_id or self.default_region
         if step.step is Step.CONFIRM:
@@ -108,7 +128,7 @@ class Starter:
             )
             confirmed = after_confirm(observed, self.limits, report, self.clock(), self.random)
             if isinstance(confirmed, Verdict):
-                return self._verdict(confirmed)
+                return self._verdict(ref, observed, confirmed)
             step = confirmed
 
         intent = step.status
@@ -117,7 +137,8 @@ class Starter:
             spec.job_id, region_id=region, access_key=access_key
         )
         after_intent = dataclasses.replace(observed, status=intent)
-        return self._verdict(judge(after_intent, self.limits, outcome, self.clock(), self.random))
+        verdict = judge(after_intent, self.limits, outcome, self.clock(), self.random)
+        return self._verdict(ref, after_intent, verdict)
 
     async def _credentials(self, namespace: str, spec: ReplicationJobSpec) -> AccessKey | None:
         ref = spec.credentials_secret_ref
@@ -142,9 +163,14 @@ class Starter:
         except KubeError as exc:
             raise IntentNotRecorded(f"could not record the intent: {exc}", 5.0) from None
 
-    def _verdict(self, verdict: Verdict) -> Result:
-        condition = verdict.status.condition(STARTED)
-        failed = verdict.retry_in is None and condition is not None and condition.status != "True"
+    def _verdict(self, ref: ObjectRef, observed: Observed, verdict: Verdict) -> Result:
+        if verdict.retry_in is None:
+            key = (ref.namespace, ref.name)
+            self.outcomes[key] = (observed.request, verdict.status.attempts, verdict.status)
+            self.outcomes.move_to_end(key)
+            while len(self.outcomes) > OUTCOMES_REMEMBERED:
+                self.outcomes.popitem(last=False)
+        failed = verdict.retry_in is None and _failed(verdict.status)
         return self._result(verdict.status, verdict.retry_in, final_failure=failed)
 
     def _result(
@@ -153,6 +179,11 @@ class Starter:
         condition = status.condition(STARTED)
         events = (event_for(condition),) if condition is not None else ()
         return Result(status=status, retry_in=retry_in, events=events, final_failure=final_failure)
+
+
+def _failed(status: ReplicationJobStatus) -> bool:
+    condition = status.condition(STARTED)
+    return condition is not None and condition.status != "True"
 
 
 def status_patch(status: ReplicationJobStatus) -> Mapping[str, Any]:

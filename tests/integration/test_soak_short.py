@@ -96,12 +96,6 @@ async def credentials(kube_api: EmulatedKubeApi) -> None:
 
 
 @pytest.mark.usefixtures("credentials")
-@pytest.mark.xfail(
-    strict=True,
-    reason="kopf does not retry a 409 on its outcome patch and drops it; the handler runs again, "
-    "finds the write-ahead (Starting), confirms with DescribeReplicationJobs and records that "
-    "call's RequestId instead of the Start call's (docs/performance.md, soak findings)",
-)
 async def test_a_conflict_on_the_outcome_patch_loses_no_request_id(
     kube_api: EmulatedKubeApi, live_emulator: SmcEmulator, start_operator: OperatorFactory
 ) -> None:
@@ -164,12 +158,6 @@ async def test_a_conflict_on_the_retry_patch_does_not_strand_the_object(
 
 
 @pytest.mark.usefixtures("credentials")
-@pytest.mark.xfail(
-    strict=True,
-    reason="kopf lets no handler run until every object is indexed, and indexing an object needs "
-    "a worker slot; with more objects than --workers, the slots are held by workers waiting for "
-    "that same readiness: a (re)started operator handles nothing (docs/performance.md)",
-)
 async def test_an_operator_starting_with_more_objects_than_workers_handles_them(
     kube_api: EmulatedKubeApi, live_emulator: SmcEmulator, tmp_path: Path
 ) -> None:
