@@ -215,6 +215,7 @@ async def start_up(*, memo: Any, **_: Any) -> None:
             runtime.kube,
             interval=settings.poll_interval_seconds,
             active=None if runtime.options.peering is None else lambda: _active(runtime),
+            written=lambda obj, job: runtime.registry.observed((obj.namespace, obj.name), job),
         )
         runtime.refresher_task = asyncio.create_task(
             refresher.run(runtime.registry.watched), name="job-refresher"
@@ -314,25 +315,31 @@ def _claim_key(spec: ReplicationJobSpec, default_region: str) -> tuple[str, str]
     return (spec.region_id or default_region, spec.job_id)
 
 
-@kopf.on.event(*RESOURCE)
-async def track(*, type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
-    """Every watch event updates the registry; a deleted object leaves it."""
+def _is_deletion(*, type: str | None, **_: Any) -> bool:
+    return type == "DELETED"
+
+
+@kopf.on.event(*RESOURCE, when=_is_deletion)
+async def forget(*, body: kopf.Body, memo: Any, **_: Any) -> None:
+    """A deleted object leaves the registry (other changes reach it from ``start``, and from
+    the job refresher: only this operator writes the status, so it knows every change)."""
     runtime: Runtime = memo.runtime
     meta = body.get("metadata", {})
     key = (meta.get("namespace") or "", meta.get("name") or "")
-    if type == "DELETED":
-        runtime.registry.remove(key)
-        if runtime.starter is not None:
-            runtime.starter.forget(*key)
-        return
-    runtime.registry.put(key, _entry(key, body, runtime.settings.region))
+    runtime.registry.remove(key)
+    if runtime.starter is not None:
+        runtime.starter.forget(*key)
 
 
-def _entry(key: tuple[str, str], body: Mapping[str, Any], region: str) -> Entry:
-    status = _status(body)
+def _entry(
+    key: tuple[str, str],
+    spec: ReplicationJobSpec | None,
+    status: ReplicationJobStatus,
+    region: str,
+) -> Entry:
+    """The registry's view of an object."""
     condition = status.condition(STARTED)
     reason = condition.reason if condition else ""
-    spec, _problem = _parse(body)
     if spec is None:
         return Entry(reason)
     return Entry(
@@ -374,12 +381,15 @@ async def start(
     assert starter is not None, "start-up has not run"
     namespace, name = meta.namespace or "", meta.name or ""
     spec, problem = _parse(body)
+    status = _status(body)
+    region = runtime.settings.region
+    runtime.registry.put((namespace, name), _entry((namespace, name), spec, status, region))
     annotations = meta.annotations
     observed = Observed(
         generation=int(meta.get("generation") or 0),
         retry_requested_at=annotations.get(model.RETRY_ANNOTATION),
         spec=spec,
-        status=_status(body),
+        status=status,
         spec_problem=problem,
         deleting=meta.get("deletionTimestamp") is not None,
         retries=retry,
@@ -400,6 +410,9 @@ async def start(
 
     if result.status is not None:
         patch.status.update(status_patch(result.status))
+        runtime.registry.put(
+            (namespace, name), _entry((namespace, name), spec, result.status, region)
+        )
     for event in result.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         if event.type == "Normal":  # failures are logged by kopf with the error raised below

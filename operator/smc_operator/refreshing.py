@@ -17,6 +17,7 @@ from smc_operator.clocks import Clock, utc_now
 from smc_operator.credentials import AccessKey, CredentialsError
 from smc_operator.keys import read_access_key
 from smc_operator.kube import KubeClient, KubeError, KubeNotFoundError
+from smc_operator.model import JobObservation
 from smc_operator.observations import Batch, Watched, batches, updates
 from smc_operator.outcomes import SmcFailure
 from smc_operator.smc import SmcClient
@@ -33,12 +34,14 @@ class JobRefresher:
         interval: float,
         clock: Clock = utc_now,
         active: Callable[[], Awaitable[bool]] | None = None,
+        written: Callable[[Watched, JobObservation], None] | None = None,
     ) -> None:
         self._smc = smc
         self._kube = kube
         self._interval = interval
         self._clock = clock
         self._active = active
+        self._written = written
 
     async def run(self, snapshot: Callable[[], Iterable[Watched]]) -> None:
         """Refresh forever (until cancelled); a failing cycle is logged, never fatal."""
@@ -90,6 +93,8 @@ class JobRefresher:
                     obj.namespace, obj.name, {"job": observation.to_wire()}
                 )
                 written += 1
+                if self._written is not None:
+                    self._written(obj, observation)
             except KubeNotFoundError:
                 pass  # deleted meanwhile
             except KubeError as exc:

@@ -1,7 +1,9 @@
 """The operator's view of every ReplicationJob it watches, kept from the watch events. Pure.
 
-kopf hands each watch event to the operator; the registry keeps, per object, what other parts need
-about all objects at once:
+The ``start`` handler puts each object in as it sees it and as it records an outcome, the job
+refresher updates what it writes, and a deletion removes it (only this operator writes the
+status, so that is every change). Per object it keeps what other parts need about all objects at
+once:
 
 - which SMC job it claims and whether it holds it (Started or in progress): duplicate detection;
 - what the job refresher should poll (:class:`~smc_operator.observations.Watched`);
@@ -13,9 +15,11 @@ indexing needs a worker slot: with more objects than ``--workers`` a starting op
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from smc_operator.model import JobObservation
 from smc_operator.observations import Watched
 
 ObjectKey = tuple[str, str]  # (namespace, name)
@@ -51,6 +55,13 @@ class Registry:
             holders.discard(key)
             if not holders:
                 del self._claims[old.claim]
+
+    def observed(self, key: ObjectKey, job: JobObservation) -> None:
+        """The job refresher wrote ``status.job`` of ``key``: remember it, to write only changes."""
+        entry = self._entries.get(key)
+        if entry is not None and entry.watched is not None:
+            watched = dataclasses.replace(entry.watched, job=job)
+            self._entries[key] = dataclasses.replace(entry, watched=watched)
 
     def holder(self, key: ObjectKey, claim: ClaimKey) -> ObjectKey | None:
         """Another object that holds the job ``claim`` (Started or in progress), if any."""

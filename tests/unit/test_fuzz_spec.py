@@ -151,7 +151,8 @@ def test_any_object_gets_a_verdict_never_an_exception(
     assert (parsed is None) != (problem is None)
     current = handlers._status(body)
     foreign = handlers._foreign_secret(body)
-    entry = handlers._entry(("team-a", "web"), body, "cn-hangzhou")  # the registry's view
+    # The registry's view of the object:
+    entry = handlers._entry(("team-a", "web"), parsed, current, "cn-hangzhou")
     assert isinstance(entry.reason, str)
     assert parsed is not None or (entry.claim is None and entry.watched is None)
     observed = Observed(

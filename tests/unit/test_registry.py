@@ -35,3 +35,15 @@ def test_reasons_and_polling_cover_every_object() -> None:
     assert registry.reasons() == {"Started": 2, "": 1}
     assert registry.watched() == [watched]
     assert len(registry) == 3
+
+
+def test_the_refreshers_writes_are_remembered() -> None:
+    from smc_operator.model import JobObservation
+
+    registry = Registry()
+    watched = Watched("a", "w", "j-0000000001", "cn-hangzhou", None, None)
+    registry.put(("a", "w"), Entry("Started", CLAIM, holds=True, watched=watched))
+    job = JobObservation(status="Running", progress=3.0)
+    registry.observed(("a", "w"), job)
+    registry.observed(("a", "gone"), job)  # harmless
+    assert [w.job for w in registry.watched()] == [job]
