@@ -11,7 +11,7 @@ others, e.g. with a wrong secret).
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,7 @@ import pytest
 from smc_operator.emulator import SmcEmulator
 from smc_operator.kubemock import EmulatedKubeApi
 from testkit.cluster import create_secret
-from testkit.running import OperatorProcess
+from testkit.running import OperatorFactory, operator_factory
 
 if TYPE_CHECKING:
     from alibabacloud_smc20190601.client import Client
@@ -131,29 +131,12 @@ async def credentials(kube_api: EmulatedKubeApi) -> None:
     await create_secret(kube_api, ACCESS_KEY_ID, ACCESS_KEY_SECRET)
 
 
-OperatorFactory = Callable[..., Awaitable[OperatorProcess]]
-
-
 @pytest.fixture
 async def start_operator(
     kube_api: EmulatedKubeApi, live_emulator: SmcEmulator, tmp_path: Path
 ) -> AsyncIterator[OperatorFactory]:
     """Start ``smc-operator run`` (as many as a test needs); all are stopped at the end."""
-    processes: list[OperatorProcess] = []
-
-    async def start(**settings: str) -> OperatorProcess:
-        process = OperatorProcess(
-            kubeconfig=kube_api.kubeconfig,
-            smc_url=live_emulator.url,
-            log_path=tmp_path / f"operator-{len(processes)}.log",
-            settings={f"SMC_OPERATOR_{k.upper()}": v for k, v in settings.items()},
-        )
-        processes.append(process)
-        await process.start()
-        return process
-
-    try:
+    async with operator_factory(
+        kubeconfig=kube_api.kubeconfig, smc_url=live_emulator.url, log_dir=tmp_path
+    ) as start:
         yield start
-    finally:
-        for process in processes:
-            await process.stop()

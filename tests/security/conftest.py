@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,7 +20,7 @@ import pytest
 
 from smc_operator.emulator import SmcEmulator
 from smc_operator.kubemock import EmulatedKubeApi
-from testkit.running import OperatorProcess
+from testkit.running import OperatorFactory, operator_factory
 
 # The credentials library reads its environment at import time (see tests/integration/conftest).
 os.environ.setdefault("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
@@ -107,37 +107,12 @@ async def smc() -> AsyncIterator[SmcEmulator]:
         await emulator.stop()
 
 
-OperatorFactory = Callable[..., Awaitable[OperatorProcess]]
-
-
 @pytest.fixture
 async def start_operator(
     kube_api: EmulatedKubeApi, smc: SmcEmulator, tmp_path: Path
 ) -> AsyncIterator[OperatorFactory]:
     """Start ``smc-operator run``; ``settings`` are ``SMC_OPERATOR_*`` values by short name."""
-    processes: list[OperatorProcess] = []
-
-    async def start(
-        *,
-        args: tuple[str, ...] = (),
-        environ: Mapping[str, str] | None = None,
-        smc_url: str | None = None,
-        **settings: str,
-    ) -> OperatorProcess:
-        process = OperatorProcess(
-            kubeconfig=kube_api.kubeconfig,
-            smc_url=smc_url or smc.url,
-            log_path=tmp_path / f"operator-{len(processes)}.log",
-            settings={f"SMC_OPERATOR_{k.upper()}": v for k, v in settings.items()},
-            args=args,
-            environ=environ,
-        )
-        processes.append(process)
-        await process.start()
-        return process
-
-    try:
+    async with operator_factory(
+        kubeconfig=kube_api.kubeconfig, smc_url=smc.url, log_dir=tmp_path
+    ) as start:
         yield start
-    finally:
-        for process in processes:
-            await process.stop()

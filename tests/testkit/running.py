@@ -13,9 +13,8 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 #: Fast settings for tests: no rate limit, short backoff, no metrics or health ports.
 FAST_SETTINGS: dict[str, str] = {
@@ -110,11 +109,40 @@ class OperatorProcess:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
+#: Starts an operator: ``start(args=(...), environ={...}, smc_url=..., qps="0", ...)``; keyword
+#: settings are ``SMC_OPERATOR_*`` values by their short, lower-case name.
+OperatorFactory = Callable[..., Awaitable[OperatorProcess]]
+
+
 @contextlib.asynccontextmanager
-async def operator_process(**kwargs: Any) -> AsyncIterator[OperatorProcess]:
-    process = OperatorProcess(**kwargs)
-    await process.start()
+async def operator_factory(
+    *, kubeconfig: Path, smc_url: str, log_dir: Path
+) -> AsyncIterator[OperatorFactory]:
+    """Start as many operator processes as a test needs; all are stopped at the end."""
+    processes: list[OperatorProcess] = []
+
+    async def start(
+        *,
+        args: tuple[str, ...] = (),
+        environ: Mapping[str, str] | None = None,
+        smc_url: str | None = None,
+        **settings: str,
+    ) -> OperatorProcess:
+        process = OperatorProcess(
+            kubeconfig=kubeconfig,
+            smc_url=smc_url or default_smc_url,
+            log_path=log_dir / f"operator-{len(processes)}.log",
+            settings={f"SMC_OPERATOR_{k.upper()}": v for k, v in settings.items()},
+            args=args,
+            environ=environ,
+        )
+        processes.append(process)
+        await process.start()
+        return process
+
+    default_smc_url = smc_url
     try:
-        yield process
+        yield start
     finally:
-        await process.stop()
+        for process in processes:
+            await process.stop()
