@@ -32,7 +32,7 @@ from smc_operator.conditions import (
     set_condition,
     started_condition,
 )
-from smc_operator.errors import Category, classify, named_job_status, reason_for
+from smc_operator.errors import Category, classify, is_final, named_job_status, reason_for
 from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus, StartRequest
 from smc_operator.outcomes import JobsReport, SmcAccepted, SmcFailure, StartOutcome
 
@@ -243,10 +243,9 @@ def _failed(
     attempts: int,
     confirming: bool,
 ) -> Verdict:
-    category = classify(failure)
     action = "DescribeReplicationJobs" if confirming else "StartReplicationJob"
     text = f"{action} failed: {failure.describe()}"
-    if category not in (Category.RETRYABLE, Category.THROTTLED):
+    if is_final(failure):
         reason = reason_for(failure)
         status = _status(
             observed,
@@ -262,7 +261,7 @@ def _failed(
     if attempts >= limits.max_attempts and not confirming:
         return Verdict(_exhausted(observed, limits, now, attempts=attempts, last=failure))
 
-    throttled = category is Category.THROTTLED
+    throttled = classify(failure) is Category.THROTTLED
     # A failed confirmation makes no Start attempt; back off by how often the handler has run.
     step = max(attempts, observed.retries + 1) if confirming else max(attempts, 1)
     delay = retry_delay(

@@ -15,7 +15,6 @@ calls SMC, and returns a :class:`Result` for the handler to record. Steps:
 from __future__ import annotations
 
 import dataclasses
-import logging
 import random as random_module
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -63,7 +62,6 @@ class Result:
     retry_in: float | None = None
     events: tuple[Event, ...] = ()
     final_failure: bool = False
-    note: str = ""
 
 
 class IntentNotRecorded(Exception):  # noqa: N818 - a signal, handled by the handler
@@ -86,7 +84,6 @@ class Starter:
     default_region: str
     clock: Clock = utc_now
     random: Callable[[], float] = field(default=random_module.random)
-    logger: logging.Logger = field(default=logging.getLogger(__name__))
     #: The last final outcome per object in this process: (request, attempts, status). If the
     #: write that recorded it was lost (a failed patch) or the object is seen again from a stale
     #: watch event, the same outcome is recorded again, keeping SMC's own RequestId, instead of
