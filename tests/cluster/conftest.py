@@ -72,9 +72,5 @@ def namespace(crd_installed: None) -> Iterator[str]:
 
 @pytest.fixture
 async def smc() -> AsyncIterator[SmcEmulator]:
-    emulator = SmcEmulator(access_keys={ACCESS_KEY_ID: ACCESS_KEY_SECRET})
-    await emulator.start("127.0.0.1", 0)
-    try:
+    async with SmcEmulator(access_keys={ACCESS_KEY_ID: ACCESS_KEY_SECRET}) as emulator:
         yield emulator
-    finally:
-        await emulator.stop()

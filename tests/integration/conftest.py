@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -36,6 +36,15 @@ STS_ACCESS_KEY_SECRET = "test-sts-secret-fedcba9876543210"
 STS_TOKEN = "test-sts-token-CAIS0123456789"
 
 
+def new_emulator(**options: Any) -> SmcEmulator:
+    """The SMC emulator (on 127.0.0.1, a free port) knowing this suite's AccessKey and STS pair."""
+    return SmcEmulator(
+        access_keys={ACCESS_KEY_ID: ACCESS_KEY_SECRET, STS_ACCESS_KEY_ID: STS_ACCESS_KEY_SECRET},
+        sts_tokens={STS_ACCESS_KEY_ID: STS_TOKEN},
+        **options,
+    )
+
+
 class FakeClock:
     """A monotonic clock that moves only when told to."""
 
@@ -56,16 +65,8 @@ def fake_clock() -> FakeClock:
 
 @pytest.fixture
 async def smc_emulator(fake_clock: FakeClock) -> AsyncIterator[SmcEmulator]:
-    emulator = SmcEmulator(
-        access_keys={ACCESS_KEY_ID: ACCESS_KEY_SECRET, STS_ACCESS_KEY_ID: STS_ACCESS_KEY_SECRET},
-        sts_tokens={STS_ACCESS_KEY_ID: STS_TOKEN},
-        clock=fake_clock,
-    )
-    await emulator.start("127.0.0.1", 0)
-    try:
+    async with new_emulator(clock=fake_clock) as emulator:
         yield emulator
-    finally:
-        await emulator.stop()
 
 
 SdkClientFactory = Callable[..., "Client"]
@@ -106,23 +107,10 @@ def sdk_client(make_sdk_client: SdkClientFactory) -> Client:
 
 
 @pytest.fixture
-async def kube_api() -> AsyncIterator[EmulatedKubeApi]:
-    async with EmulatedKubeApi() as api:
-        yield api
-
-
-@pytest.fixture
 async def live_emulator() -> AsyncIterator[SmcEmulator]:
     """The SMC emulator on the real clock, for tests where another process calls it."""
-    emulator = SmcEmulator(
-        access_keys={ACCESS_KEY_ID: ACCESS_KEY_SECRET, STS_ACCESS_KEY_ID: STS_ACCESS_KEY_SECRET},
-        sts_tokens={STS_ACCESS_KEY_ID: STS_TOKEN},
-    )
-    await emulator.start("127.0.0.1", 0)
-    try:
+    async with new_emulator() as emulator:
         yield emulator
-    finally:
-        await emulator.stop()
 
 
 @pytest.fixture

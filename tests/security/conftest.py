@@ -83,12 +83,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-async def kube_api() -> AsyncIterator[EmulatedKubeApi]:
-    async with EmulatedKubeApi() as api:
-        yield api
-
-
 def new_emulator() -> SmcEmulator:
     return SmcEmulator(
         access_keys={KEY_ID: KEY_SECRET, STS_KEY_ID: STS_SECRET, ENV_KEY_ID: ENV_SECRET},
@@ -99,12 +93,8 @@ def new_emulator() -> SmcEmulator:
 @pytest.fixture
 async def smc() -> AsyncIterator[SmcEmulator]:
     """The SMC emulator on 127.0.0.1 (plain http, as the operator allows for loopback)."""
-    emulator = new_emulator()
-    await emulator.start("127.0.0.1", 0)
-    try:
+    async with new_emulator() as emulator:
         yield emulator
-    finally:
-        await emulator.stop()
 
 
 @pytest.fixture
