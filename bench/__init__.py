@@ -7,7 +7,7 @@
 
 Every party runs in its own process, so that CPU and memory can be read per party from
 ``/proc/<pid>``: the emulated Kubernetes API (:mod:`bench.servers`, kmock with the fidelity layer
-of :mod:`smc_operator.kubemock`), the SMC emulator (``python -m smc_operator.emulator``), the
+of :mod:`smc_testbed.kubemock`), the SMC emulator (``python -m smc_testbed.emulator``), the
 system under test (the operator, ``python -m smc_operator.cli run``, or a floor client of
 :mod:`bench.floors`), and the driver (this process: it creates the objects, watches them until
 they are ``Started`` and computes the latencies).

@@ -62,7 +62,7 @@ TARGET_AGENTS: Final[Mapping[str, frozenset[str]]] = {
     "operator": frozenset({"kopf", "smc-operator"}),
     "system": frozenset({"bench-floor"}),
 }
-#: The operator's settings for the benchmark (DESIGN.md section 4); QPS comes from --qps.
+#: The operator's settings for the benchmark (docs/design.md, "Settings"); QPS comes from --qps.
 OPERATOR_SETTINGS: Final[Mapping[str, str]] = {
     "SMC_OPERATOR_POLL_INTERVAL_SECONDS": "0",  # no job refresher: it is not part of starting
     "SMC_OPERATOR_METRICS_PORT": "0",
@@ -144,7 +144,7 @@ def started_condition(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
-#: Reasons under which a request is still under way (DESIGN.md section 2).
+#: Reasons under which a request is still under way (docs/design.md).
 IN_PROGRESS: Final = frozenset({"Starting", "Retrying", "Throttled"})
 
 
@@ -180,7 +180,7 @@ class Stack:
                 [
                     procs.python(),
                     "-m",
-                    "smc_operator.emulator",
+                    "smc_testbed.emulator",
                     "--host",
                     "127.0.0.1",
                     "--port",

@@ -4,7 +4,7 @@
 
     python -m bench.servers kube [--host 127.0.0.1] [--port 0] --kubeconfig FILE [--crd FILE]
 
-It serves :class:`smc_operator.kubemock.ApiServerEmulator` (kmock plus the fidelity layer) with
+It serves :class:`smc_testbed.kubemock.ApiServerEmulator` (kmock plus the fidelity layer) with
 the ReplicationJob CRD registered from ``crds/`` (so status pruning applies, as in a cluster),
 writes a kubeconfig pointing at itself, prints ``kube API listening on <url>`` and serves until
 SIGTERM/SIGINT. Besides the Kubernetes API it answers a small JSON control API for the driver:
@@ -15,7 +15,7 @@ GET      /_bench/counters             requests by verb/resource/subresource/code
                                       (``?agents=a,b``: only theirs), and watch events sent by
                                       resource/type/agent
 POST     /_bench/counters/reset       forget all counts
-POST     /_bench/faults               add a :class:`~smc_operator.kubemock.Fault`: ``{"verb",
+POST     /_bench/faults               add a :class:`~smc_testbed.kubemock.Fault`: ``{"verb",
                                       "resource", "subresource", "status", "delay", "count",
                                       "probability", "after"}``
 GET      /_bench/faults               the faults and their hits
@@ -46,7 +46,7 @@ from typing import Any, Final
 import aiohttp.web
 import yaml
 
-from smc_operator.kubemock import (
+from smc_testbed.kubemock import (
     CUSTOM_RESOURCE_DEFINITIONS,
     REPLICATION_JOBS,
     ApiServerEmulator,

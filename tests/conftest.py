@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from smc_operator.kubemock import EmulatedKubeApi
+from smc_testbed.kubemock import EmulatedKubeApi
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
-"""The command line: ``smc-operator run | emulator | demo`` (DESIGN.md section 5).
+"""The command line: ``smc-operator run | emulator | demo`` (docs/design.md, "Command line").
 
 Settings are validated before anything starts: a bad ``SMC_OPERATOR_*`` variable exits with
-status 2 and one line naming it.
+status 2 and one line naming it. ``emulator`` and ``demo`` run the testbed (``smc_testbed``), a
+separate distribution that a production install does not have: without it they say in one line
+what to install.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -23,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command: str = args.command
     if command == "emulator":
-        from smc_operator.emulator import main_args
+        from smc_testbed.emulator import main_args
 
         return main_args(args.host, args.port, args.access_key, run_seconds=args.run_seconds)
     try:
@@ -34,11 +37,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "run":
         return _run(args, settings)
     if command == "demo":
-        from smc_operator.demo import run_demo
+        if not _testbed_installed("demo"):
+            return EXIT_USAGE
+        from smc_testbed.demo import run_demo
 
         return run_demo(timeout=args.timeout)
     parser.error(f"unknown command {command!r}")
     return EXIT_USAGE  # unreachable: parser.error exits
+
+
+def _testbed_installed(command: str) -> bool:
+    """Whether the testbed is importable; if not, say in one line what to install."""
+    if importlib.util.find_spec("smc_testbed") is not None:
+        return True
+    print(
+        f"smc-operator {command}: needs the testbed, which production installs leave out: "
+        "pip install ./testbed from a clone of the repository (scripts/demo does that)",
+        file=sys.stderr,
+    )
+    return False
 
 
 def _parser() -> argparse.ArgumentParser:

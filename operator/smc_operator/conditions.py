@@ -1,89 +1,21 @@
-"""Conditions: the documented reasons, and the one function that sets a condition.
+"""Conditions: the one function that builds a condition and the one that sets it.
 
-Every reason the operator can report is a constant here, documented with when it is used
-(DESIGN.md section 2). :func:`set_condition` is the only place a condition list changes: it keeps
-``lastTransitionTime`` when the status did not change, always stamps ``observedGeneration``, and
-bounds the message so a huge SMC answer cannot bloat the object.
+:func:`started_condition` takes its status from the reasons table (:mod:`smc_operator.reasons`).
+:func:`set_condition` is the only place a condition list changes: it keeps ``lastTransitionTime``
+when the status did not change, always stamps ``observedGeneration``, and bounds the message so a
+huge SMC answer cannot bloat the object.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Final
 
-from smc_operator.model import MESSAGE_MAX_LENGTH, Condition, ConditionStatus
+from smc_operator.model import MESSAGE_MAX_LENGTH, Condition
+from smc_operator.reasons import REASONS, Reason
 
 #: The one condition type this operator owns.
 STARTED: Final = "Started"
-
-
-class Reason(StrEnum):
-    """Why ``Started`` has its status. CamelCase, as Kubernetes reasons are."""
-
-    NOT_REQUESTED = "NotRequested"
-    """``spec.start`` is false (setting it false never stops a job)."""
-    STARTING = "Starting"
-    """Intent recorded; a StartReplicationJob call is (or may be) in flight."""
-    STARTED = "Started"
-    """SMC accepted the start (or DescribeReplicationJobs confirmed it); ``requestId`` recorded."""
-    RETRYING = "Retrying"
-    """A retryable failure (InternalError, network error, timeout); will retry with backoff."""
-    THROTTLED = "Throttled"
-    """SMC throttled the call (Throttling*, ServiceUnavailable); will retry on a slower curve."""
-    INVALID_STATUS = "InvalidStatus"
-    """SMC refused: the job is not in Ready, Stopped or InError."""
-    SOURCE_SERVER_STATE_INVALID = "SourceServerStateInvalid"
-    """SMC refused: the job's source server is not Available."""
-    ACCESS_DENIED = "AccessDenied"
-    """The credentials were refused (unknown or inactive AccessKey, bad signature, RAM denial)."""
-    JOB_NOT_FOUND = "JobNotFound"
-    """SMC does not know the job ID."""
-    CREDENTIALS_NOT_FOUND = "CredentialsNotFound"
-    """The credentials Secret is missing, lacks a key, is unreadable, or is in another namespace."""
-    RETRIES_EXHAUSTED = "RetriesExhausted"
-    """Retryable failures for ``maxAttempts`` calls; the last code is kept."""
-    INVALID_SPEC = "InvalidSpec"
-    """The spec is invalid (it got past admission, or admission could not express the rule)."""
-    DUPLICATE_JOB_ID = "DuplicateJobId"
-    """Another ReplicationJob already asks to start the same SMC job; this one does not call."""
-    FAILED = "Failed"
-    """SMC refused with a client error this operator has no specific reason for; see errorCode."""
-
-
-#: Reasons after which nothing more happens for the current start request.
-FINAL_REASONS: Final = frozenset(
-    {
-        Reason.STARTED,
-        Reason.INVALID_STATUS,
-        Reason.SOURCE_SERVER_STATE_INVALID,
-        Reason.ACCESS_DENIED,
-        Reason.JOB_NOT_FOUND,
-        Reason.CREDENTIALS_NOT_FOUND,
-        Reason.RETRIES_EXHAUSTED,
-        Reason.INVALID_SPEC,
-        Reason.DUPLICATE_JOB_ID,
-        Reason.FAILED,
-    }
-)
-
-#: The status each reason implies (DESIGN.md section 2).
-STATUS_OF: Final[dict[Reason, ConditionStatus]] = {
-    Reason.NOT_REQUESTED: "False",
-    Reason.STARTING: "Unknown",
-    Reason.STARTED: "True",
-    Reason.RETRYING: "Unknown",
-    Reason.THROTTLED: "Unknown",
-    Reason.INVALID_STATUS: "False",
-    Reason.SOURCE_SERVER_STATE_INVALID: "False",
-    Reason.ACCESS_DENIED: "False",
-    Reason.JOB_NOT_FOUND: "False",
-    Reason.CREDENTIALS_NOT_FOUND: "False",
-    Reason.RETRIES_EXHAUSTED: "False",
-    Reason.INVALID_SPEC: "False",
-    Reason.DUPLICATE_JOB_ID: "False",
-    Reason.FAILED: "False",
-}
 
 
 def format_time(moment: datetime) -> str:
@@ -123,7 +55,7 @@ def started_condition(
     """A fresh ``Started`` condition for ``reason``; pass it to :func:`set_condition`."""
     return Condition(
         type=STARTED,
-        status=STATUS_OF[reason],
+        status=REASONS[reason].status,
         reason=reason.value,
         message=bounded(message),
         last_transition_time=format_time(now),

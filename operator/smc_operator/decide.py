@@ -1,23 +1,47 @@
-"""The decision: given what was observed, what to do next. Pure: no I/O, no kopf, no SDK.
+"""The decision: everything that happens next to one ReplicationJob. Pure: no I/O, no kopf, no SDK.
 
-A start request is identified by ``metadata.generation`` and the ``retry-requested-at``
-annotation (DESIGN.md section 2). For one object the handler runs these steps:
+:func:`decide` takes what was observed (:class:`Observed`: the spec, status, generation and
+retry annotation, whether another object holds the job, a Secret problem, this process's memory
+of the request, and the answer of the call it asked for last) and returns a :class:`Verdict`:
+the status to write, the Events, the one SMC call to make next, whether the request is settled
+and when to run again. The I/O shell (:class:`smc_operator.starting.Starter`) executes the verdict
+and, after a call, decides again with the answer: it asks nothing back.
 
-1. :func:`plan` looks at the object and returns a :class:`Plan`: do nothing, record a verdict,
-   start (after writing the intent to status: the write-ahead), or confirm first.
-2. For ``CONFIRM`` (a repeat call for the same request: a retry, or a resume after a crash while a
-   call may have been in flight) the handler asks DescribeReplicationJobs; :func:`after_confirm`
-   turns that answer into a verdict (already started) or into a ``START`` plan.
-3. After StartReplicationJob, :func:`judge` turns the outcome into a :class:`Verdict`: the status to
-   write, and whether to retry and when.
+The state machine, for one start request (``metadata.generation`` plus the
+``smcoperator.io/retry-requested-at`` annotation, docs/design.md):
 
-Invariant (DESIGN.md section 3): for every start request SMC sees at most one successful start.
-It holds because the intent is written before every call, and every call after the first in a
-request is preceded by a DescribeReplicationJobs that would have shown the start.
+==========================================  ==================================================
+observed                                    verdict
+==========================================  ==================================================
+being deleted                               nothing
+spec invalid / ``start: false``             write InvalidSpec / NotRequested (once)
+this request already settled                nothing
+this request in progress, attempts > 0      remembered outcome if this process has one, else
+                                            call DescribeReplicationJobs (never a blind repeat)
+another object holds the job (new request)  write DuplicateJobId
+a call is due, the Secret is unusable       write CredentialsNotFound
+a call is due                               write the intent (``Starting``, attempts + 1), then
+                                            call StartReplicationJob
+Describe: Running, Waiting or Finished      write Started (confirmed), RequestId of Describe
+Describe: not started, budget left          write the intent, then call Start again
+Start accepted                              write Started with SMC's RequestId
+Start: InvalidStatus naming Running/Waiting write Started: our earlier attempt started it
+  after an earlier attempt of ours
+Start or Describe failed                    the failure's reason (:func:`errors.classify`):
+                                            settled, or retried with backoff; the budget
+                                            spent: RetriesExhausted
+the intent could not be written             retry soon (conflict: 1 s; error: 5 s); gone: stop
+==========================================  ==================================================
+
+Invariant (exactly once): for every start request SMC sees at most one successful start. It holds
+because the intent is written (with a resourceVersion precondition) before every call, and every
+call after the first in a request follows a DescribeReplicationJobs that would have shown the
+start.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,19 +49,12 @@ from enum import StrEnum
 
 from smc_operator import wire
 from smc_operator.backoff import retry_delay
-from smc_operator.conditions import (
-    FINAL_REASONS,
-    STARTED,
-    Reason,
-    set_condition,
-    started_condition,
-)
-from smc_operator.errors import Category, classify, is_final, named_job_status, reason_for
+from smc_operator.conditions import STARTED, set_condition, started_condition
+from smc_operator.errors import classify, named_job_status
+from smc_operator.events import Event, event_for
 from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus, StartRequest
-from smc_operator.outcomes import JobsReport, SmcAccepted, SmcFailure, StartOutcome
-
-#: Reasons meaning a request is under way and not settled.
-IN_PROGRESS_REASONS = frozenset({Reason.STARTING, Reason.RETRYING, Reason.THROTTLED})
+from smc_operator.outcomes import DescribeOutcome, SmcAccepted, SmcFailure, StartOutcome
+from smc_operator.reasons import REASONS, Reason, RetryCurve, known
 
 
 @dataclass(frozen=True)
@@ -49,9 +66,39 @@ class Limits:
     backoff_max_seconds: float = 300.0
 
 
+class Call(StrEnum):
+    """The SMC call a verdict asks for."""
+
+    DESCRIBE = "DescribeReplicationJobs"
+    """Before any repeat Start: has the start already happened?"""
+    START = "StartReplicationJob"
+    """Only after the verdict's ``write`` (the intent) has landed."""
+
+
+class IntentFailure(StrEnum):
+    """Why the write-ahead did not land (no SMC call was made)."""
+
+    CONFLICT = "Conflict"
+    """The object changed since it was read (resourceVersion precondition)."""
+    GONE = "Gone"
+    """The object was deleted."""
+    ERROR = "Error"
+    """The API server refused or could not be reached."""
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """A settled outcome this process recorded, in case its write was lost or a stale event
+    shows the object again: recorded again as it was, keeping SMC's own RequestId."""
+
+    request: StartRequest
+    attempts: int
+    status: ReplicationJobStatus
+
+
 @dataclass(frozen=True)
 class Observed:
-    """One ReplicationJob as the handler saw it. ``spec`` is None when it did not parse."""
+    """Everything the decision looks at. ``spec`` is None when it did not parse."""
 
     generation: int
     retry_requested_at: str | None
@@ -66,6 +113,19 @@ class Observed:
     #: How often the handler already ran for the current change (kopf's ``retry``): backoff
     #: keeps growing while DescribeReplicationJobs fails, which does not count as an attempt.
     retries: int = 0
+    #: Why the credentials cannot be used (a Secret in another namespace, or one that could not
+    #: be read): known before a call is made.
+    secret_problem: str | None = None
+    #: This process's last settled outcome for the object, if any.
+    remembered: Remembered | None = None
+    #: The answer to the DescribeReplicationJobs the last verdict asked for.
+    confirmation: DescribeOutcome | None = None
+    #: The answer to the StartReplicationJob the last verdict asked for; ``status`` is then the
+    #: intent written before it.
+    outcome: StartOutcome | None = None
+    #: The intent the last verdict asked to write did not land.
+    intent_failure: IntentFailure | None = None
+    intent_failure_detail: str = ""
 
     @property
     def request(self) -> StartRequest:
@@ -75,93 +135,139 @@ class Observed:
     def is_current_request(self) -> bool:
         return self.status.start_request == self.request
 
-
-class Step(StrEnum):
-    NOTHING = "Nothing"
-    """The status already says everything about the current request."""
-    RECORD = "Record"
-    """Write ``status``; nothing to call."""
-    START = "Start"
-    """Write ``status`` (the intent: ``Starting``, ``attempts`` + 1) first, then call Start."""
-    CONFIRM = "Confirm"
-    """Ask DescribeReplicationJobs before any repeat call, then :func:`after_confirm`."""
-
-
-@dataclass(frozen=True)
-class Plan:
-    step: Step
-    status: ReplicationJobStatus
-    #: For ``RECORD`` only: True when the status is a final verdict that failed (for logging).
-    failed: bool = False
+    def answered(
+        self,
+        *,
+        status: ReplicationJobStatus | None = None,
+        confirmation: DescribeOutcome | None = None,
+        outcome: StartOutcome | None = None,
+        intent_failure: IntentFailure | None = None,
+        intent_failure_detail: str = "",
+        secret_problem: str | None = None,
+    ) -> Observed:
+        """This observation with the answer to the last verdict (earlier answers cleared)."""
+        return dataclasses.replace(
+            self,
+            status=self.status if status is None else status,
+            confirmation=confirmation,
+            outcome=outcome,
+            intent_failure=intent_failure,
+            intent_failure_detail=intent_failure_detail,
+            secret_problem=self.secret_problem if secret_problem is None else secret_problem,
+        )
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of an attempt: the status to write; ``retry_in`` seconds, or None when final."""
+    """Everything to do. With ``call``, ``write`` goes first (it is the intent, for START).
 
-    status: ReplicationJobStatus
+    Without ``call`` the verdict is the attempt's outcome: ``write`` the status (or nothing),
+    post ``events``, count a retry under ``metric``, and run again in ``retry_in`` seconds, or
+    not (``retry_in`` None). ``final``: the request is settled; ``failed``: settled without
+    starting the job. ``message`` says what happened, for the handler's log and kopf.
+    """
+
+    write: ReplicationJobStatus | None = None
+    call: Call | None = None
+    events: tuple[Event, ...] = ()
     retry_in: float | None = None
+    final: bool = False
+    failed: bool = False
+    metric: Reason | None = None
+    message: str = ""
 
     @property
-    def reason(self) -> str:
-        condition = self.status.condition(STARTED)
-        return condition.reason if condition else ""
+    def reason(self) -> Reason | None:
+        """The reason of the ``Started`` condition written (None when nothing is written)."""
+        condition = self.write.condition(STARTED) if self.write is not None else None
+        return known(condition.reason) if condition is not None else None
 
 
-def plan(observed: Observed, limits: Limits, now: datetime) -> Plan:
-    """Decide what to do for ``observed`` (step 1 in the module docstring)."""
+NOTHING = Verdict()
+
+
+def decide(
+    observed: Observed, limits: Limits, now: datetime, random: Callable[[], float]
+) -> Verdict:
+    """What happens next (the table in the module docstring)."""
+    if observed.intent_failure is not None:
+        return _intent_not_recorded(observed.intent_failure, observed.intent_failure_detail)
+    if observed.outcome is not None:
+        return _judge(observed, observed.outcome, limits, now, random)
+    if observed.confirmation is not None:
+        return _after_confirm(observed, observed.confirmation, limits, now, random)
+    return _plan(observed, limits, now)
+
+
+def _plan(observed: Observed, limits: Limits, now: datetime) -> Verdict:
     status = observed.status
     if observed.deleting:
-        return Plan(Step.NOTHING, status)
-    if observed.spec is None:
+        return NOTHING
+    spec = observed.spec
+    if spec is None:
         message = f"spec is invalid: {observed.spec_problem or 'unknown problem'}"
-        return _record(observed, Reason.INVALID_SPEC, message, now, attempts=0, failed=True)
-
-    if not observed.spec.start:
-        return _record(
-            observed,
-            Reason.NOT_REQUESTED,
-            "spec.start is false: no start requested (setting it to false never stops a job)",
-            now,
-            attempts=0,
-        )
+        return _record(observed, Reason.INVALID_SPEC, message, now)
+    if not spec.start:
+        message = "spec.start is false: no start requested (setting it to false never stops a job)"
+        return _record(observed, Reason.NOT_REQUESTED, message, now)
 
     if observed.is_current_request:
         condition = status.condition(STARTED)
-        reason = condition.reason if condition else None
-        if reason in FINAL_REASONS:
-            return Plan(Step.NOTHING, status)
-        if reason in IN_PROGRESS_REASONS and status.attempts > 0:
-            return Plan(Step.CONFIRM, status)
-        return Plan(Step.START, intent(observed, limits, now, attempts=status.attempts + 1))
+        reason = known(condition.reason) if condition is not None else None
+        row = REASONS[reason] if reason is not None else None
+        if row is not None and row.settled:
+            return NOTHING
+        if row is not None and row.in_progress and status.attempts > 0:
+            remembered = observed.remembered
+            if remembered is not None and (remembered.request, remembered.attempts) == (
+                observed.request,
+                status.attempts,
+            ):
+                return _remembered(remembered.status)
+            return _call(observed, Call.DESCRIBE, None, now)
+        return _call(observed, Call.START, _intent(observed, limits, now, status.attempts + 1), now)
 
     if observed.duplicate_of is not None:
         message = (
             f"{observed.duplicate_of[0].upper()}{observed.duplicate_of[1:]} already starts SMC job "
-            f"{observed.spec.job_id}; this one does not call StartReplicationJob. "
+            f"{spec.job_id}; this one does not call StartReplicationJob. "
             f"Delete one of them, or point this one at another job."
         )
-        return _record(observed, Reason.DUPLICATE_JOB_ID, message, now, attempts=0, failed=True)
+        return _record(observed, Reason.DUPLICATE_JOB_ID, message, now)
 
-    return Plan(Step.START, intent(observed, limits, now, attempts=1))
+    return _call(observed, Call.START, _intent(observed, limits, now, 1), now)
 
 
-def intent(
-    observed: Observed, limits: Limits, now: datetime, *, attempts: int
+def _call(
+    observed: Observed, call: Call, intent: ReplicationJobStatus | None, now: datetime
+) -> Verdict:
+    """A call is due, unless the credentials cannot be used: then that is final."""
+    if observed.secret_problem is not None:
+        message = (
+            f"{observed.secret_problem}. Fix the Secret, then set the annotation "
+            f"smcoperator.io/retry-requested-at to a new value to try again"
+        )
+        attempts = observed.status.attempts if observed.is_current_request else 0
+        status = _status(observed, Reason.CREDENTIALS_NOT_FOUND, message, now, attempts=attempts)
+        return _outcome(status)
+    return Verdict(write=intent, call=call)
+
+
+def _intent(
+    observed: Observed, limits: Limits, now: datetime, attempts: int
 ) -> ReplicationJobStatus:
     """The write-ahead status: ``Starting``; ``attempts`` counts the call about to be made."""
     message = f"calling StartReplicationJob (attempt {attempts} of {limits.max_attempts})"
     return _status(observed, Reason.STARTING, message, now, attempts=attempts)
 
 
-def after_confirm(
+def _after_confirm(
     observed: Observed,
+    report: DescribeOutcome,
     limits: Limits,
-    report: JobsReport | SmcFailure,
     now: datetime,
     random: Callable[[], float],
-) -> Plan | Verdict:
-    """Step 2: DescribeReplicationJobs answered; the start has happened, or call Start again."""
+) -> Verdict:
     attempts = observed.status.attempts
     job_id = observed.spec.job_id if observed.spec else ""
     if isinstance(report, SmcFailure):
@@ -181,32 +287,43 @@ def after_confirm(
             f"start confirmed by DescribeReplicationJobs: the job is {job.status} "
             f"after attempt {attempts}"
         )
-        status = _status(
-            observed, Reason.STARTED, message, now, attempts=attempts, request_id=report.request_id
+        return _outcome(
+            _status(
+                observed,
+                Reason.STARTED,
+                message,
+                now,
+                attempts=attempts,
+                request_id=report.request_id,
+            )
         )
-        return Verdict(status)
 
     if attempts >= limits.max_attempts:
-        return Verdict(_exhausted(observed, limits, now, attempts=attempts))
+        return _outcome(_exhausted(observed, limits, now, attempts=attempts))
 
-    return Plan(Step.START, intent(observed, limits, now, attempts=attempts + 1))
+    return Verdict(write=_intent(observed, limits, now, attempts + 1), call=Call.START)
 
 
-def judge(
+def _judge(
     observed: Observed,
-    limits: Limits,
     outcome: StartOutcome,
+    limits: Limits,
     now: datetime,
     random: Callable[[], float],
 ) -> Verdict:
-    """Step 3: StartReplicationJob answered; ``observed.status`` is the intent written before it."""
     attempts = observed.status.attempts
     if isinstance(outcome, SmcAccepted):
         message = f"StartReplicationJob accepted (attempt {attempts})"
-        status = _status(
-            observed, Reason.STARTED, message, now, attempts=attempts, request_id=outcome.request_id
+        return _outcome(
+            _status(
+                observed,
+                Reason.STARTED,
+                message,
+                now,
+                attempts=attempts,
+                request_id=outcome.request_id,
+            )
         )
-        return Verdict(status)
 
     named = named_job_status(outcome)
     if attempts > 1 and named in wire.STARTED_STATUSES:
@@ -215,22 +332,18 @@ def judge(
             f"start confirmed: after an earlier attempt, SMC reports the job {named} "
             f"({outcome.message})"
         )
-        status = _status(
-            observed, Reason.STARTED, message, now, attempts=attempts, request_id=outcome.request_id
+        return _outcome(
+            _status(
+                observed,
+                Reason.STARTED,
+                message,
+                now,
+                attempts=attempts,
+                request_id=outcome.request_id,
+            )
         )
-        return Verdict(status)
 
     return _failed(observed, limits, outcome, now, random, attempts=attempts, confirming=False)
-
-
-def credentials_missing(observed: Observed, problem: str, now: datetime) -> Verdict:
-    """The credentials Secret cannot be used: final for this request, with what to do."""
-    message = (
-        f"{problem}. Fix the Secret, then set the annotation "
-        f"smcoperator.io/retry-requested-at to a new value to try again"
-    )
-    attempts = observed.status.attempts if observed.is_current_request else 0
-    return Verdict(_status(observed, Reason.CREDENTIALS_NOT_FOUND, message, now, attempts=attempts))
 
 
 def _failed(
@@ -243,36 +356,36 @@ def _failed(
     attempts: int,
     confirming: bool,
 ) -> Verdict:
-    action = "DescribeReplicationJobs" if confirming else "StartReplicationJob"
-    text = f"{action} failed: {failure.describe()}"
-    if is_final(failure):
-        reason = reason_for(failure)
-        status = _status(
-            observed,
-            reason,
-            text,
-            now,
-            attempts=attempts,
-            request_id=failure.request_id,
-            error_code=failure.code,
+    action = Call.DESCRIBE if confirming else Call.START
+    text = f"{action.value} failed: {failure.describe()}"
+    reason = classify(failure)
+    curve = REASONS[reason].retry
+    if curve is None:
+        return _outcome(
+            _status(
+                observed,
+                reason,
+                text,
+                now,
+                attempts=attempts,
+                request_id=failure.request_id,
+                error_code=failure.code,
+            )
         )
-        return Verdict(status)
 
     if attempts >= limits.max_attempts and not confirming:
-        return Verdict(_exhausted(observed, limits, now, attempts=attempts, last=failure))
+        return _outcome(_exhausted(observed, limits, now, attempts=attempts, last=failure))
 
-    throttled = classify(failure) is Category.THROTTLED
     # A failed confirmation makes no Start attempt; back off by how often the handler has run.
     step = max(attempts, observed.retries + 1) if confirming else max(attempts, 1)
     delay = retry_delay(
         step,
-        throttled=throttled,
+        throttled=curve is RetryCurve.THROTTLED,
         base=limits.backoff_base_seconds,
         cap=limits.backoff_max_seconds,
         random=random,
         retry_after=failure.retry_after,
     )
-    reason = Reason.THROTTLED if throttled else Reason.RETRYING
     message = f"{text}; retrying in {delay:.1f}s (attempt {attempts} of {limits.max_attempts})"
     status = _status(
         observed,
@@ -283,7 +396,7 @@ def _failed(
         request_id=failure.request_id,
         error_code=failure.code,
     )
-    return Verdict(status, retry_in=delay)
+    return _outcome(status, retry_in=delay)
 
 
 def _exhausted(
@@ -310,15 +423,20 @@ def _exhausted(
     )
 
 
-def _record(
-    observed: Observed,
-    reason: Reason,
-    message: str,
-    now: datetime,
-    *,
-    attempts: int,
-    failed: bool = False,
-) -> Plan:
+def _intent_not_recorded(failure: IntentFailure, detail: str) -> Verdict:
+    if failure is IntentFailure.GONE:
+        return Verdict(message="Not starting: the object is gone; nothing to start")
+    if failure is IntentFailure.CONFLICT:
+        return Verdict(
+            retry_in=1.0,
+            message="Not started yet: the object changed while deciding; "
+            "deciding again on the new version",
+        )
+    return Verdict(retry_in=5.0, message=f"Not started yet: could not record the intent: {detail}")
+
+
+def _record(observed: Observed, reason: Reason, message: str, now: datetime) -> Verdict:
+    """Write ``reason`` (no call), unless the status already says exactly that."""
     condition = observed.status.condition(STARTED)
     if (
         observed.is_current_request
@@ -327,9 +445,38 @@ def _record(
         and condition.message == message
         and observed.status.observed_generation == observed.generation
     ):
-        return Plan(Step.NOTHING, observed.status)
-    status = _status(observed, reason, message, now, attempts=attempts)
-    return Plan(Step.RECORD, status, failed=failed)
+        return NOTHING
+    return _outcome(_status(observed, reason, message, now, attempts=0))
+
+
+def _outcome(status: ReplicationJobStatus, *, retry_in: float | None = None) -> Verdict:
+    """The verdict that records ``status``, announced by its Event."""
+    condition = status.condition(STARTED)
+    assert condition is not None  # every status the decision builds has one
+    event = event_for(condition)
+    row = REASONS[Reason(condition.reason)]
+    return Verdict(
+        write=status,
+        events=(event,),
+        retry_in=retry_in,
+        final=row.settled,
+        failed=row.failed,
+        metric=Reason(condition.reason) if retry_in is not None else None,
+        message=event.message,
+    )
+
+
+def _remembered(status: ReplicationJobStatus) -> Verdict:
+    """A settled outcome recorded again as it was; its Event was posted the first time."""
+    condition = status.condition(STARTED)
+    reason = known(condition.reason) if condition is not None else None
+    row = REASONS[reason] if reason is not None else None
+    return Verdict(
+        write=status,
+        final=True,
+        failed=row.failed if row is not None else False,
+        message=condition.message if condition is not None else "",
+    )
 
 
 def _status(

@@ -1,20 +1,19 @@
-"""Kubernetes Events for SMC outcomes, so ``kubectl describe rj`` tells the story. Pure."""
+"""Kubernetes Events for SMC outcomes, so ``kubectl describe rj`` tells the story. Pure.
+
+An Event's type (Normal or Warning) is its reason's row in :mod:`smc_operator.reasons`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-from smc_operator.conditions import Reason
 from smc_operator.model import Condition
-
-#: Outcomes reported as Normal events; every other outcome is a Warning.
-NORMAL_REASONS = frozenset({Reason.STARTED, Reason.NOT_REQUESTED})
+from smc_operator.reasons import REASONS, EventType, known
 
 
 @dataclass(frozen=True)
 class Event:
-    type: Literal["Normal", "Warning"]
+    type: EventType
     reason: str
     message: str
 
@@ -27,7 +26,6 @@ def event_for(condition: Condition) -> Event:
     if condition.error_code:
         details.append(f"code {condition.error_code}")
     suffix = f" [{', '.join(details)}]" if details else ""
-    kind: Literal["Normal", "Warning"] = (
-        "Normal" if condition.reason in NORMAL_REASONS else "Warning"
-    )
+    reason = known(condition.reason)
+    kind: EventType = REASONS[reason].event if reason is not None else "Warning"
     return Event(type=kind, reason=condition.reason, message=condition.message + suffix)

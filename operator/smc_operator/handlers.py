@@ -1,8 +1,9 @@
 """Every kopf decorator of the operator, and how kopf is configured: the only module using kopf.
 
-The handlers are thin: parse the object into the model, let :mod:`smc_operator.starting` (the
-decision plus the SMC and Kubernetes adapters) do one attempt, then record the result: the status
-goes into kopf's patch (applied even when the handler raises), the events are posted, and the
+The handlers are thin: they translate between kopf and the decision. Parse the object into an
+:class:`~smc_operator.decide.Observed`, let the :class:`~smc_operator.starting.Starter` run the
+attempt, then carry out its :class:`~smc_operator.decide.Verdict`: the status goes into kopf's
+patch (applied even when the handler raises), the Events are posted, a retry is counted, and the
 handler returns, raises ``kopf.TemporaryError(delay=...)`` to retry, or ``kopf.PermanentError``
 for a final failure.
 
@@ -28,19 +29,21 @@ import kopf
 from pydantic import ValidationError
 
 from smc_operator import model
+from smc_operator.apis import KubeError
 from smc_operator.clocks import utc_now
-from smc_operator.conditions import STARTED, Reason
-from smc_operator.decide import IN_PROGRESS_REASONS, Limits, Observed
-from smc_operator.kube import KubeClient, KubeConnection, KubeError, load_connection
+from smc_operator.conditions import STARTED
+from smc_operator.decide import Limits, Observed
+from smc_operator.kube import KubeClient, KubeConnection, load_connection
 from smc_operator.metrics import Metrics
 from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus
 from smc_operator.observations import watched
 from smc_operator.peers import paused
+from smc_operator.reasons import REASONS, known
 from smc_operator.refreshing import JobRefresher
 from smc_operator.registry import Entry, Registry
 from smc_operator.settings import Settings
 from smc_operator.smc import SmcClient
-from smc_operator.starting import IntentNotRecorded, ObjectRef, Starter, status_patch
+from smc_operator.starting import ObjectRef, Starter, status_patch
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +51,6 @@ RESOURCE: Final = (model.GROUP, model.VERSION, model.PLURAL)
 HANDLER_ID: Final = "start"
 PROGRESS_PREFIX: Final = f"progress.{model.GROUP}"
 DIFFBASE_FIELD: Final = "status.kopf.lastHandledConfiguration"
-#: Reasons under which an object holds its SMC job (for duplicate detection).
-CLAIMING_REASONS: Final = frozenset({Reason.STARTED, *IN_PROGRESS_REASONS})
 
 
 @dataclass(frozen=True)
@@ -342,10 +343,11 @@ def _entry(
     reason = condition.reason if condition else ""
     if spec is None:
         return Entry(reason)
+    row = known(reason)
     return Entry(
         reason,
         claim=_claim_key(spec, region) if spec.start else None,
-        holds=reason in CLAIMING_REASONS,
+        holds=row is not None and REASONS[row].holds_job,
         watched=watched(*key, spec, status, region),
     )
 
@@ -398,28 +400,26 @@ async def start(
             if spec is not None
             else None
         ),
+        secret_problem=_foreign_secret(body),
     )
-    ref = ObjectRef(namespace, name, meta.get("resourceVersion"), _foreign_secret(body))
-    try:
-        result = await starter.attempt(ref, observed)
-    except IntentNotRecorded as exc:
-        if exc.retry_in <= 0:
-            logger.info("Not starting: %s", exc)
-            return
-        raise kopf.TemporaryError(f"Not started yet: {exc}", delay=exc.retry_in) from None
+    verdict = await starter.attempt(
+        ObjectRef(namespace, name, meta.get("resourceVersion")), observed
+    )
 
-    if result.status is not None:
-        patch.status.update(status_patch(result.status))
+    if verdict.write is not None:
+        patch.status.update(status_patch(verdict.write))
         runtime.registry.put(
-            (namespace, name), _entry((namespace, name), spec, result.status, region)
+            (namespace, name), _entry((namespace, name), spec, verdict.write, region)
         )
-    for event in result.events:
+    for event in verdict.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         if event.type == "Normal":  # failures are logged by kopf with the error raised below
             logger.info("%s: %s", event.reason, event.message)
-    if result.retry_in is not None:
-        if result.events:
-            runtime.metrics.start_retries.labels(reason=result.events[-1].reason).inc()
-        raise kopf.TemporaryError(result.events[-1].message, delay=result.retry_in)
-    if result.final_failure:
-        raise kopf.PermanentError(result.events[-1].message if result.events else "failed")
+    if verdict.metric is not None:
+        runtime.metrics.start_retries.labels(reason=verdict.metric.value).inc()
+    if verdict.retry_in is not None:
+        raise kopf.TemporaryError(verdict.message, delay=verdict.retry_in)
+    if verdict.failed:
+        raise kopf.PermanentError(verdict.message)
+    if verdict.write is None and verdict.message:
+        logger.info("%s", verdict.message)

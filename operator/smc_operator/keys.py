@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from smc_operator.apis import KubeApi, SmcApi
 from smc_operator.credentials import AccessKey, CredentialsError
-from smc_operator.kube import KubeClient
-from smc_operator.smc import SmcClient
 
 
 async def read_access_key(
-    kube: KubeClient, smc: SmcClient, namespace: str, secret_name: str
+    kube: KubeApi, smc: SmcApi, namespace: str, secret_name: str
 ) -> AccessKey:
     """The key in the Secret now; raises :class:`CredentialsError` saying what is wrong.
 

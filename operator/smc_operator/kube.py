@@ -1,4 +1,4 @@
-"""The Kubernetes adapter: the operator's own small API client, beside kopf's.
+"""The Kubernetes adapter: the operator's own small API client, beside kopf's (``KubeApi``).
 
 kopf applies the outcome of each handler; this client does the few writes that must land *during*
 a handler (the write-ahead intent, before an SMC call) or outside one (job status refreshes), and
@@ -20,28 +20,11 @@ from urllib.parse import quote
 import aiohttp
 
 from smc_operator import model
+from smc_operator.apis import KubeConflictError, KubeError, KubeNotFoundError
 from smc_operator.credentials import AccessKey, CredentialsError, parse_secret
 
 MERGE_PATCH: Final = "application/merge-patch+json"
 USER_AGENT: Final = "smc-operator"
-
-
-class KubeError(Exception):
-    """The API server refused a request (or could not be reached: ``status`` 0)."""
-
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(f"{status} {reason}: {message}")
-        self.status = status
-        self.reason = reason
-        self.message = message
-
-
-class KubeConflictError(KubeError):
-    """409: the object changed since it was read (optimistic concurrency)."""
-
-
-class KubeNotFoundError(KubeError):
-    """404: the object (or its namespace) does not exist."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from smc_operator import wire
@@ -23,7 +23,7 @@ SHORT_NAMES: Final = ("rj",)
 CATEGORIES: Final = ("smc",)
 API_VERSION: Final = f"{GROUP}/{VERSION}"
 
-#: Setting (or changing) this annotation asks for a new start request (DESIGN.md section 2).
+#: Setting (or changing) this annotation asks for a new start request (docs/design.md).
 RETRY_ANNOTATION: Final = f"{GROUP}/retry-requested-at"
 
 #: The longest message we keep in a condition; SMC messages are short, but a body can be anything.
@@ -63,9 +63,23 @@ class ReplicationJobSpec(_Wire):
     start: bool = Field(default=False, strict=True)
     credentials_secret_ref: SecretReference | None = None
 
+    @field_validator("region_id", mode="before")
+    @classmethod
+    def _absent_not_null(cls, value: object) -> object:
+        # The CRD's schema has no nullable fields: an explicit null is refused there, so it is
+        # refused here too (leaving a field out is how to ask for its default).
+        if value is None:
+            raise ValueError("must not be null; leave the field out instead")
+        return value
+
+    @property
+    def secret_name(self) -> str | None:
+        """The credentials Secret's name (in the object's namespace), if it names one."""
+        return self.credentials_secret_ref.name if self.credentials_secret_ref else None
+
 
 class Condition(_Wire):
-    """A ``metav1.Condition`` plus SMC's ``requestId`` and ``errorCode`` (DESIGN.md section 1)."""
+    """A ``metav1.Condition`` plus SMC's ``requestId`` and ``errorCode`` (docs/design.md)."""
 
     type: str
     status: ConditionStatus
@@ -91,7 +105,7 @@ class JobObservation(_Wire):
 class StartRequest(_Wire):
     """Which start request the status describes: the generation and the retry annotation's value.
 
-    Exactly-once bookkeeping (DESIGN.md section 3): the status is only trusted for the request it
+    Exactly-once bookkeeping (docs/design.md): the status is only trusted for the request it
     names; a new generation or a new ``retry-requested-at`` value begins a new request.
     """
 

@@ -13,20 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from smc_operator import wire
-from smc_operator.conditions import STARTED, Reason, format_time
+from smc_operator.conditions import STARTED, format_time
 from smc_operator.model import JobObservation, ReplicationJobSpec, ReplicationJobStatus
 from smc_operator.outcomes import JobReport
-
-#: Objects in these states are not polled: polling could not succeed or tell anything new.
-UNPOLLABLE_REASONS = frozenset(
-    {
-        Reason.INVALID_SPEC,
-        Reason.CREDENTIALS_NOT_FOUND,
-        Reason.ACCESS_DENIED,
-        Reason.JOB_NOT_FOUND,
-        Reason.DUPLICATE_JOB_ID,
-    }
-)
+from smc_operator.reasons import REASONS, known
 
 
 @dataclass(frozen=True)
@@ -57,14 +47,17 @@ def watched(
 ) -> Watched | None:
     """The refresher's view of an object, or None when it should not be polled."""
     condition = status.condition(STARTED)
-    if condition is not None and condition.reason in UNPOLLABLE_REASONS:
+    reason = known(condition.reason) if condition is not None else None
+    if reason is not None and not REASONS[reason].polled:
+        # Polling could not succeed (no credentials, a refused key, no such job) or would
+        # mirror another object's job.
         return None
     return Watched(
         namespace=namespace,
         name=name,
         job_id=spec.job_id,
         region_id=spec.region_id or default_region,
-        secret_name=spec.credentials_secret_ref.name if spec.credentials_secret_ref else None,
+        secret_name=spec.secret_name,
         job=status.job,
     )
 

@@ -13,14 +13,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
+from smc_operator.apis import KubeApi, KubeError, KubeNotFoundError, SmcApi
 from smc_operator.clocks import Clock, utc_now
 from smc_operator.credentials import AccessKey, CredentialsError
 from smc_operator.keys import read_access_key
-from smc_operator.kube import KubeClient, KubeError, KubeNotFoundError
 from smc_operator.model import JobObservation
 from smc_operator.observations import Batch, Watched, batches, updates
 from smc_operator.outcomes import SmcFailure
-from smc_operator.smc import SmcClient
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +27,8 @@ logger = logging.getLogger(__name__)
 class JobRefresher:
     def __init__(
         self,
-        smc: SmcClient,
-        kube: KubeClient,
+        smc: SmcApi,
+        kube: KubeApi,
         *,
         interval: float,
         clock: Clock = utc_now,

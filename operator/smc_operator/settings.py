@@ -1,6 +1,6 @@
 """The operator's settings: environment variables with the prefix ``SMC_OPERATOR_``.
 
-DESIGN.md section 4 is the contract. :func:`load_settings` is the one way in: it validates
+The README's settings table is the contract. :func:`load_settings` is the one way in: it validates
 everything at start-up and turns pydantic's report into :class:`SettingsError`, whose message names
 each offending variable, so an operator with a bad setting stops at once with one clear line.
 """

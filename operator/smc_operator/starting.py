@@ -1,15 +1,9 @@
-"""One start attempt for one ReplicationJob: observe, decide, act, and say what to record.
+"""One start attempt for one ReplicationJob: the I/O that the decision asks for, step by step.
 
-This is the I/O shell around :mod:`smc_operator.decide`, without kopf: it reads the credentials
-Secret, writes the intent (the write-ahead) through the Kubernetes adapter *before* calling SMC,
-calls SMC, and returns a :class:`Result` for the handler to record. Steps:
-
-1. Plan from the object as observed (pure).
-2. For a call: read the credentials (the ReplicationJob's Secret, or the operator's own chain).
-3. For a repeat call: ask DescribeReplicationJobs first; the start may already have happened.
-4. Write the intent (``Starting``, ``attempts`` + 1) with the object's resourceVersion as a
-   precondition, so two writers cannot both start the job; only then call StartReplicationJob.
-5. Judge the outcome (pure) and return the status to record, the events, and any retry delay.
+:func:`smc_operator.decide.decide` says what to do; the :class:`Starter` does it over the two
+seams (:class:`~smc_operator.apis.SmcApi`, :class:`~smc_operator.apis.KubeApi`) and decides
+again with each answer, until the verdict asks for no more calls. Without kopf: the handler
+records the last verdict (the status, the Events, the retry).
 """
 
 from __future__ import annotations
@@ -21,24 +15,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from smc_operator.apis import KubeApi, KubeConflictError, KubeError, KubeNotFoundError, SmcApi
 from smc_operator.clocks import Clock, utc_now
-from smc_operator.conditions import STARTED
 from smc_operator.credentials import AccessKey, CredentialsError
-from smc_operator.decide import (
-    Limits,
-    Observed,
-    Step,
-    Verdict,
-    after_confirm,
-    credentials_missing,
-    judge,
-    plan,
-)
-from smc_operator.events import Event, event_for
+from smc_operator.decide import Call, IntentFailure, Limits, Observed, Remembered, Verdict, decide
 from smc_operator.keys import read_access_key
-from smc_operator.kube import KubeClient, KubeConflictError, KubeError, KubeNotFoundError
-from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus, StartRequest
-from smc_operator.smc import SmcClient
+from smc_operator.model import ReplicationJobStatus
+
+ObjectKey = tuple[str, str]  # (namespace, name)
+
+#: How many objects' last outcomes are remembered (:class:`~smc_operator.decide.Remembered`).
+OUTCOMES_REMEMBERED = 100_000
 
 
 @dataclass(frozen=True)
@@ -46,141 +33,97 @@ class ObjectRef:
     namespace: str
     name: str
     resource_version: str | None
-    #: Set when the object's credentials reference is not allowed (another namespace).
-    credentials_problem: str | None = None
-
-
-@dataclass(frozen=True)
-class Result:
-    """What the handler records: a status to write (or None), events, and when to run again.
-
-    ``retry_in`` is None when the request is settled; ``final_failure`` marks a settled request
-    that did not start the job (the handler reports it as a permanent failure).
-    """
-
-    status: ReplicationJobStatus | None = None
-    retry_in: float | None = None
-    events: tuple[Event, ...] = ()
-    final_failure: bool = False
-
-
-class IntentNotRecorded(Exception):  # noqa: N818 - a signal, handled by the handler
-    """The write-ahead did not land; no SMC call was made. Try again after ``retry_in``."""
-
-    def __init__(self, message: str, retry_in: float) -> None:
-        super().__init__(message)
-        self.retry_in = retry_in
-
-
-#: How many objects' last outcomes are remembered (see :attr:`Starter.outcomes`).
-OUTCOMES_REMEMBERED = 100_000
 
 
 @dataclass
 class Starter:
-    smc: SmcClient
-    kube: KubeClient
+    smc: SmcApi
+    kube: KubeApi
     limits: Limits
     default_region: str
     clock: Clock = utc_now
     random: Callable[[], float] = field(default=random_module.random)
-    #: The last final outcome per object in this process: (request, attempts, status). If the
-    #: write that recorded it was lost (a failed patch) or the object is seen again from a stale
-    #: watch event, the same outcome is recorded again, keeping SMC's own RequestId, instead of
-    #: confirming with DescribeReplicationJobs.
-    outcomes: OrderedDict[tuple[str, str], tuple[StartRequest, int, ReplicationJobStatus]] = field(
-        default_factory=OrderedDict
-    )
+    #: The last settled outcome per object in this process (least recently settled first).
+    outcomes: OrderedDict[ObjectKey, Remembered] = field(default_factory=OrderedDict)
 
     def forget(self, namespace: str, name: str) -> None:
         """The object is gone: drop what is remembered about it."""
         self.outcomes.pop((namespace, name), None)
 
-    async def attempt(self, ref: ObjectRef, observed: Observed) -> Result:
-        """Run the steps in the module docstring once."""
-        step = plan(observed, self.limits, self.clock())
-        if step.step is Step.NOTHING:
-            return Result()
-        if step.step is Step.CONFIRM:
-            known = self.outcomes.get((ref.namespace, ref.name))
-            if known is not None and known[:2] == (observed.request, observed.status.attempts):
-                return Result(status=known[2], final_failure=_failed(known[2]))
-        if step.step is Step.RECORD:
-            return self._result(step.status, None, final_failure=step.failed)
+    async def attempt(self, ref: ObjectRef, observed: Observed) -> Verdict:
+        """Decide, do what the verdict asks, decide again with the answer; the last verdict."""
+        key = (ref.namespace, ref.name)
+        # 1. Decide from the object as observed, and what this process remembers of it.
+        observed = dataclasses.replace(observed, remembered=self.outcomes.get(key))
+        verdict = self._decide(observed)
+        access_key: AccessKey | None = None
+        credentials_read = False
+        while verdict.call is not None:
+            assert observed.spec is not None  # calls are only decided for valid specs
+            spec = observed.spec
+            region = spec.region_id or self.default_region
+            # 2. Read the credentials once: the object's Secret, or the operator's own chain.
+            if not credentials_read:
+                credentials_read = True
+                try:
+                    access_key = await self._credentials(ref.namespace, spec.secret_name)
+                except CredentialsError as exc:
+                    verdict = self._decide(observed.answered(secret_problem=str(exc)))
+                    continue
+            # 3. Before a repeat call: ask DescribeReplicationJobs whether the job has started.
+            if verdict.call is Call.DESCRIBE:
+                report = await self.smc.describe_replication_jobs(
+                    [spec.job_id], region_id=region, access_key=access_key
+                )
+                observed = observed.answered(confirmation=report)
+            # 4. Write the intent, only if the object is unchanged; only then call Start.
+            else:
+                assert verdict.write is not None  # a Start always follows its intent
+                failure, detail = await self._write_intent(ref, verdict.write)
+                if failure is not None:
+                    observed = observed.answered(
+                        intent_failure=failure, intent_failure_detail=detail
+                    )
+                else:
+                    outcome = await self.smc.start_replication_job(
+                        spec.job_id, region_id=region, access_key=access_key
+                    )
+                    observed = observed.answered(status=verdict.write, outcome=outcome)
+            # 5. Decide again, with the answer.
+            verdict = self._decide(observed)
+        # 6. Remember a settled outcome, in case its write is lost.
+        if verdict.final and verdict.write is not None:
+            self._remember(key, Remembered(observed.request, verdict.write.attempts, verdict.write))
+        return verdict
 
-        assert observed.spec is not None  # plans to call are only made for valid specs
-        spec = observed.spec
-        try:
-            if ref.credentials_problem is not None:
-                raise CredentialsError(ref.credentials_problem)
-            access_key = await self._credentials(ref.namespace, spec)
-        except CredentialsError as exc:
-            verdict = credentials_missing(observed, str(exc), self.clock())
-            return self._verdict(ref, observed, verdict)
+    def _decide(self, observed: Observed) -> Verdict:
+        return decide(observed, self.limits, self.clock(), self.random)
 
-        region = spec.region_id or self.default_region
-        if step.step is Step.CONFIRM:
-            report = await self.smc.describe_replication_jobs(
-                [spec.job_id], region_id=region, access_key=access_key
-            )
-            confirmed = after_confirm(observed, self.limits, report, self.clock(), self.random)
-            if isinstance(confirmed, Verdict):
-                return self._verdict(ref, observed, confirmed)
-            step = confirmed
-
-        intent = step.status
-        await self._record_intent(ref, intent)
-        outcome = await self.smc.start_replication_job(
-            spec.job_id, region_id=region, access_key=access_key
-        )
-        after_intent = dataclasses.replace(observed, status=intent)
-        verdict = judge(after_intent, self.limits, outcome, self.clock(), self.random)
-        return self._verdict(ref, after_intent, verdict)
-
-    async def _credentials(self, namespace: str, spec: ReplicationJobSpec) -> AccessKey | None:
-        ref = spec.credentials_secret_ref
-        if ref is None:
+    async def _credentials(self, namespace: str, secret_name: str | None) -> AccessKey | None:
+        if secret_name is None:
             return None
-        return await read_access_key(self.kube, self.smc, namespace, ref.name)
+        return await read_access_key(self.kube, self.smc, namespace, secret_name)
 
-    async def _record_intent(self, ref: ObjectRef, intent: ReplicationJobStatus) -> None:
+    async def _write_intent(
+        self, ref: ObjectRef, intent: ReplicationJobStatus
+    ) -> tuple[IntentFailure | None, str]:
         try:
             await self.kube.patch_status(
-                ref.namespace,
-                ref.name,
-                status_patch(intent),
-                resource_version=ref.resource_version,
+                ref.namespace, ref.name, status_patch(intent), resource_version=ref.resource_version
             )
         except KubeConflictError:
-            raise IntentNotRecorded(
-                "the object changed while deciding; deciding again on the new version", 1.0
-            ) from None
+            return IntentFailure.CONFLICT, ""
         except KubeNotFoundError:
-            raise IntentNotRecorded("the object is gone; nothing to start", 0.0) from None
+            return IntentFailure.GONE, ""
         except KubeError as exc:
-            raise IntentNotRecorded(f"could not record the intent: {exc}", 5.0) from None
+            return IntentFailure.ERROR, str(exc)
+        return None, ""
 
-    def _verdict(self, ref: ObjectRef, observed: Observed, verdict: Verdict) -> Result:
-        if verdict.retry_in is None:
-            key = (ref.namespace, ref.name)
-            self.outcomes[key] = (observed.request, verdict.status.attempts, verdict.status)
-            self.outcomes.move_to_end(key)
-            while len(self.outcomes) > OUTCOMES_REMEMBERED:
-                self.outcomes.popitem(last=False)
-        failed = verdict.retry_in is None and _failed(verdict.status)
-        return self._result(verdict.status, verdict.retry_in, final_failure=failed)
-
-    def _result(
-        self, status: ReplicationJobStatus, retry_in: float | None, *, final_failure: bool
-    ) -> Result:
-        condition = status.condition(STARTED)
-        events = (event_for(condition),) if condition is not None else ()
-        return Result(status=status, retry_in=retry_in, events=events, final_failure=final_failure)
-
-
-def _failed(status: ReplicationJobStatus) -> bool:
-    condition = status.condition(STARTED)
-    return condition is not None and condition.status != "True"
+    def _remember(self, key: ObjectKey, remembered: Remembered) -> None:
+        self.outcomes[key] = remembered
+        self.outcomes.move_to_end(key)
+        while len(self.outcomes) > OUTCOMES_REMEMBERED:
+            self.outcomes.popitem(last=False)
 
 
 def status_patch(status: ReplicationJobStatus) -> Mapping[str, Any]:

@@ -38,7 +38,7 @@ JOB_STATUSES: Final = (
 )
 #: StartReplicationJob is only accepted in these states.
 STARTABLE_STATUSES: Final = (JOB_READY, JOB_STOPPED, JOB_IN_ERROR)
-#: A job in one of these states has been started (DESIGN.md section 3).
+#: A job in one of these states has been started (docs/design.md, "Exactly-once start").
 STARTED_STATUSES: Final = (JOB_RUNNING, JOB_WAITING, JOB_FINISHED)
 
 # ``BusinessStatus`` while a job runs.

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from smc_operator.emulator import SmcEmulator
+from smc_testbed.emulator import SmcEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCESS_KEY_ID = "LTAIclusterTestKey01"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from smc_operator import model, wire
-from smc_operator.emulator import SmcEmulator
+from smc_testbed.emulator import SmcEmulator
 from testkit.running import OperatorProcess
 
 from .conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, apply, kubectl

@@ -1,6 +1,6 @@
 """Fixtures for integration tests: the SMC emulator on 127.0.0.1 and real SDK clients for it.
 
-``smc_emulator`` starts an :class:`~smc_operator.emulator.SmcEmulator` on a free port with one
+``smc_emulator`` starts an :class:`~smc_testbed.emulator.SmcEmulator` on a free port with one
 known AccessKey pair (:data:`ACCESS_KEY_ID` / :data:`ACCESS_KEY_SECRET`) and one STS credential
 (:data:`STS_ACCESS_KEY_ID` / :data:`STS_ACCESS_KEY_SECRET` / :data:`STS_TOKEN`), driven by the
 ``fake_clock`` fixture so tests move jobs along without sleeping; it always stops the emulator.
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from smc_operator.emulator import SmcEmulator
-from smc_operator.kubemock import EmulatedKubeApi
+from smc_testbed.emulator import SmcEmulator
+from smc_testbed.kubemock import EmulatedKubeApi
 from testkit.cluster import create_secret
 from testkit.running import OperatorFactory, operator_factory
 

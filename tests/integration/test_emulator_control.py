@@ -19,7 +19,7 @@ from alibabacloud_tea_openapi.models import Config
 from darabonba.exceptions import UnretryableException
 
 from smc_operator import wire
-from smc_operator.emulator import SmcEmulator
+from smc_testbed.emulator import SmcEmulator
 
 from .conftest import FakeClock, SdkClientFactory
 
@@ -197,7 +197,7 @@ async def _first_line(process: asyncio.subprocess.Process) -> str:
 @pytest.mark.parametrize("with_key", [True, False])
 async def test_runs_as_a_process(with_key: bool) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_ACCESS_KEY")}
-    args = [sys.executable, "-m", "smc_operator.emulator", "--port", "0"]
+    args = [sys.executable, "-m", "smc_testbed.emulator", "--port", "0"]
     if with_key:
         args += ["--access-key", "LTAIprocessKey01:process-secret"]
     process = await asyncio.create_subprocess_exec(

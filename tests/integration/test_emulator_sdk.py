@@ -25,7 +25,7 @@ from alibabacloud_tea_util.models import RuntimeOptions
 from darabonba.exceptions import RetryError, UnretryableException
 
 from smc_operator import wire
-from smc_operator.emulator import SmcEmulator
+from smc_testbed.emulator import SmcEmulator
 
 from .conftest import (
     ACCESS_KEY_ID,

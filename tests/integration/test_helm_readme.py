@@ -33,7 +33,7 @@ import yaml
 
 from smc_operator import model, wire
 from smc_operator.credentials import parse_secret
-from smc_operator.kubemock import REPLICATION_JOBS, SECRETS, EmulatedKubeApi
+from smc_testbed.kubemock import REPLICATION_JOBS, SECRETS, EmulatedKubeApi
 from testkit.helm import CHART, KUBE_VERSION, ROOT, helm_major, kubectl_binary, run_helm
 
 README = ROOT / "README.md"

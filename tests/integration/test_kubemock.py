@@ -1,4 +1,4 @@
-"""The emulated Kubernetes API (smc_operator.kubemock) behaves like a real API server where kopf,
+"""The emulated Kubernetes API (smc_testbed.kubemock) behaves like a real API server where kopf,
 kubectl and the operator rely on it. The tests talk HTTP to a server on 127.0.0.1 (the patch
 document tests at the end are pure functions)."""
 
@@ -17,7 +17,7 @@ import aiohttp
 import kopf
 import pytest
 
-from smc_operator.kubemock import (
+from smc_testbed.kubemock import (
     CUSTOM_RESOURCE_DEFINITIONS,
     EVENTS,
     NAMESPACES,
@@ -29,7 +29,7 @@ from smc_operator.kubemock import (
     Fault,
     Resource,
 )
-from smc_operator.kubemock.patches import PatchNotApplicableError, json_patch, merge_patch
+from smc_testbed.kubemock.patches import PatchNotApplicableError, json_patch, merge_patch
 
 RFC3339_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 KUBECTL = shutil.which("kubectl")

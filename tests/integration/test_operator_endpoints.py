@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 
 from smc_operator import wire
-from smc_operator.emulator import SmcEmulator
-from smc_operator.kubemock import EmulatedKubeApi
+from smc_testbed.emulator import SmcEmulator
+from smc_testbed.kubemock import EmulatedKubeApi
 from testkit.cluster import create_rj, create_secret, reason_is, seed, wait_rj
 
 from .conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, OperatorFactory

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from smc_operator import wire
-from smc_operator.emulator import SmcEmulator
-from smc_operator.kubemock import REPLICATION_JOBS, EmulatedKubeApi
+from smc_testbed.emulator import SmcEmulator
+from smc_testbed.kubemock import REPLICATION_JOBS, EmulatedKubeApi
 from testkit.cluster import (
     NAMESPACE,
     create_rj,

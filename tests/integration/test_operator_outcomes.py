@@ -1,4 +1,4 @@
-"""End to end, one test per row of the ``Started`` table (DESIGN.md section 2).
+"""End to end, one test per row of the ``Started`` table (docs/design.md).
 
 The real operator process (``smc-operator run``) against the emulated Kubernetes API and the SMC
 emulator. Each test asserts what a user sees: the condition, ``errorCode``, ``requestId`` and
@@ -13,8 +13,8 @@ import asyncio
 import pytest
 
 from smc_operator import wire
-from smc_operator.emulator import SmcEmulator
-from smc_operator.kubemock import EmulatedKubeApi
+from smc_testbed.emulator import SmcEmulator
+from smc_testbed.kubemock import EmulatedKubeApi
 from testkit.cluster import (
     NAMESPACE,
     SECRET,
@@ -242,7 +242,7 @@ async def test_retries_exhausted_after_max_attempts(
 async def test_start_false_is_not_requested_until_it_is_true(
     kube_api: EmulatedKubeApi, live_emulator: SmcEmulator, start_operator: OperatorFactory
 ) -> None:
-    from smc_operator.kubemock import REPLICATION_JOBS
+    from smc_testbed.kubemock import REPLICATION_JOBS
 
     seed(live_emulator, JOB)
     await start_operator()
@@ -270,7 +270,7 @@ async def test_invalid_spec_past_admission_is_reported_without_a_call(
 async def test_retry_annotation_starts_a_new_request(
     kube_api: EmulatedKubeApi, live_emulator: SmcEmulator, start_operator: OperatorFactory
 ) -> None:
-    from smc_operator.kubemock import REPLICATION_JOBS
+    from smc_testbed.kubemock import REPLICATION_JOBS
 
     seed(live_emulator, JOB, status=wire.JOB_RUNNING)
     await start_operator()

@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from smc_operator import wire
-from smc_operator.emulator import SmcEmulator
-from smc_operator.kubemock import CUSTOM_RESOURCE_DEFINITIONS, EmulatedKubeApi
+from smc_testbed.emulator import SmcEmulator
+from smc_testbed.kubemock import CUSTOM_RESOURCE_DEFINITIONS, EmulatedKubeApi
 from testkit.cluster import create_rj, reason_is, seed, start_calls, wait_rj
 from testkit.running import OperatorProcess
 

@@ -9,11 +9,12 @@ import pytest
 
 from smc_operator import wire
 from smc_operator.credentials import AccessKey
-from smc_operator.emulator import SmcEmulator
-from smc_operator.errors import Category, classify
+from smc_operator.errors import classify
 from smc_operator.outcomes import JobsReport, SmcAccepted, SmcFailure
+from smc_operator.reasons import Reason
 from smc_operator.settings import load_settings
 from smc_operator.smc import INVALID_CREDENTIALS, SmcClient
+from smc_testbed.emulator import SmcEmulator
 
 from .conftest import (
     ACCESS_KEY_ID,
@@ -67,7 +68,7 @@ async def test_invalid_status_names_the_current_and_allowed_states(smc: SmcClien
     assert "Running" in outcome.message
     assert "Ready" in outcome.message and "Stopped" in outcome.message
     assert outcome.request_id
-    assert classify(outcome) is Category.TERMINAL
+    assert classify(outcome) is Reason.INVALID_STATUS
 
 
 async def test_source_server_state_invalid(smc: SmcClient, smc_emulator: SmcEmulator) -> None:
@@ -85,7 +86,7 @@ async def test_internal_error(smc: SmcClient, smc_emulator: SmcEmulator) -> None
     assert (outcome.code, outcome.http_status) == (wire.INTERNAL_ERROR, 500)
     assert outcome.message == wire.INTERNAL_ERROR_MESSAGE
     assert outcome.request_id
-    assert classify(outcome) is Category.RETRYABLE
+    assert classify(outcome) is Reason.RETRYING
     assert smc_emulator.state.job(JOB).start_count == 0  # type: ignore[union-attr]
 
 
@@ -98,7 +99,7 @@ async def test_throttling_and_retry_after(smc: SmcClient, smc_emulator: SmcEmula
         400,
         None,
     )
-    assert classify(outcome) is Category.THROTTLED
+    assert classify(outcome) is Reason.THROTTLED
 
     smc_emulator.state.add_fault(
         wire.START_REPLICATION_JOB, code=wire.THROTTLING_API, count=1, retry_after=1500
@@ -113,7 +114,7 @@ async def test_unknown_access_key(smc: SmcClient) -> None:
     outcome = await start(smc, AccessKey("LTAIunknownKeyId0000", "whatever-secret-value"))
     assert isinstance(outcome, SmcFailure)
     assert outcome.code == wire.INVALID_ACCESS_KEY_NOT_FOUND
-    assert classify(outcome) is Category.AUTH
+    assert classify(outcome) is Reason.ACCESS_DENIED
 
 
 async def test_wrong_secret_is_a_signature_mismatch_and_never_echoed(smc: SmcClient) -> None:
@@ -131,7 +132,7 @@ async def test_sts_token_is_accepted_and_a_wrong_one_refused(smc: SmcClient) -> 
     outcome = await smc.describe_replication_jobs([JOB], region_id="cn-hangzhou", access_key=bad)
     assert isinstance(outcome, SmcFailure)
     assert outcome.code is not None and outcome.code.startswith("InvalidSecurityToken.")
-    assert classify(outcome) is Category.AUTH
+    assert classify(outcome) is Reason.ACCESS_DENIED
     assert "forged-token-value-000" not in repr(outcome)
 
 
@@ -141,7 +142,7 @@ async def test_job_not_found(smc: SmcClient) -> None:
     )
     assert isinstance(outcome, SmcFailure)
     assert (outcome.code, outcome.http_status) == (wire.JOB_NOT_FOUND, 404)
-    assert classify(outcome) is Category.NOT_FOUND
+    assert classify(outcome) is Reason.JOB_NOT_FOUND
 
 
 async def test_dropped_connection_has_no_code(smc: SmcClient, smc_emulator: SmcEmulator) -> None:
@@ -149,7 +150,7 @@ async def test_dropped_connection_has_no_code(smc: SmcClient, smc_emulator: SmcE
     outcome = await start(smc)
     assert isinstance(outcome, SmcFailure)
     assert (outcome.code, outcome.http_status, outcome.request_id) == (None, None, None)
-    assert classify(outcome) is Category.RETRYABLE
+    assert classify(outcome) is Reason.RETRYING
 
 
 async def test_timeout_has_no_code(smc_emulator: SmcEmulator) -> None:
@@ -171,7 +172,7 @@ async def test_unreadable_success_bodies_are_ambiguous_failures(
     outcome = await start(smc)
     assert isinstance(outcome, SmcFailure)
     assert outcome.code is None
-    assert classify(outcome) is Category.RETRYABLE
+    assert classify(outcome) is Reason.RETRYING
 
 
 async def test_describe_batches_and_parses_the_sdk_shape(
@@ -256,7 +257,7 @@ async def test_no_default_credentials_is_a_clear_failure(
     assert isinstance(outcome, SmcFailure)
     assert outcome.code == INVALID_CREDENTIALS
     assert "credentialsSecretRef" in outcome.message
-    assert classify(outcome) is Category.AUTH
+    assert classify(outcome) is Reason.ACCESS_DENIED
     assert smc_emulator.state.calls.select(action=wire.START_REPLICATION_JOB) == []
 
 

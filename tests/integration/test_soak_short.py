@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from smc_operator import wire
-from smc_operator.emulator import SmcEmulator
-from smc_operator.kubemock import REPLICATION_JOBS, EmulatedKubeApi, Fault
+from smc_testbed.emulator import SmcEmulator
+from smc_testbed.kubemock import REPLICATION_JOBS, EmulatedKubeApi, Fault
 from testkit.cluster import (
     create_rj,
     create_secret,

@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 import pytest
 
-from smc_operator.emulator import SmcEmulator
-from smc_operator.kubemock import EmulatedKubeApi
+from smc_testbed.emulator import SmcEmulator
+from smc_testbed.kubemock import EmulatedKubeApi
 from testkit.running import OperatorFactory, operator_factory
 
 # The credentials library reads its environment at import time (see tests/integration/conftest).

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from smc_operator import model, wire
-from smc_operator.emulator import SmcEmulator
-from smc_operator.kubemock import REPLICATION_JOBS, SECRETS, EmulatedKubeApi
+from smc_testbed.emulator import SmcEmulator
+from smc_testbed.kubemock import REPLICATION_JOBS, SECRETS, EmulatedKubeApi
 from testkit.cluster import (
     NAMESPACE,
     SECRET,

@@ -16,13 +16,13 @@ import pytest
 from smc_operator.conditions import STARTED
 from smc_operator.credentials import AccessKey
 from smc_operator.decide import Limits, Observed
-from smc_operator.emulator import SmcEmulator
 from smc_operator.kube import KubeClient, KubeConnection
-from smc_operator.kubemock import SECRETS, EmulatedKubeApi
 from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus, SecretReference
 from smc_operator.settings import load_settings
 from smc_operator.smc import CLIENT_IDLE_SECONDS, SmcClient
 from smc_operator.starting import ObjectRef, Starter
+from smc_testbed.emulator import SmcEmulator
+from smc_testbed.kubemock import SECRETS, EmulatedKubeApi
 from testkit.cluster import NAMESPACE, SECRET, create_rj, create_secret, seed
 
 from .conftest import (
@@ -80,8 +80,8 @@ async def attempt(
         status=ReplicationJobStatus(),
     )
     result = await starter.attempt(ObjectRef(NAMESPACE, name, None), observed)
-    assert result.status is not None
-    condition = result.status.condition(STARTED)
+    assert result.write is not None
+    condition = result.write.condition(STARTED)
     assert condition is not None
     return condition.reason
 

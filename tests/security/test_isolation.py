@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 
 from smc_operator import model, wire
-from smc_operator.emulator import SmcEmulator
-from smc_operator.kubemock import EVENTS, REPLICATION_JOBS, SECRETS, EmulatedKubeApi
+from smc_testbed.emulator import SmcEmulator
+from smc_testbed.kubemock import EVENTS, REPLICATION_JOBS, SECRETS, EmulatedKubeApi
 from testkit.cluster import (
     SECRET,
     create_rj,

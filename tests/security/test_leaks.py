@@ -22,8 +22,8 @@ import json
 import aiohttp
 
 from smc_operator import wire
-from smc_operator.emulator import SmcEmulator
-from smc_operator.kubemock import EVENTS, REPLICATION_JOBS, SECRETS, EmulatedKubeApi
+from smc_testbed.emulator import SmcEmulator
+from smc_testbed.kubemock import EVENTS, REPLICATION_JOBS, SECRETS, EmulatedKubeApi
 from testkit.cluster import create_rj, create_secret, reason_is, seed, started, wait_rj
 
 from .conftest import (

@@ -29,9 +29,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from smc_operator.emulator.server import Gateway, build_app
-from smc_operator.emulator.state import EmulatorState
-from smc_operator.kubemock import REPLICATION_JOBS, EmulatedKubeApi
+from smc_testbed.emulator.server import Gateway, build_app
+from smc_testbed.emulator.state import EmulatorState
+from smc_testbed.kubemock import REPLICATION_JOBS, EmulatedKubeApi
 from testkit.cluster import (
     NAMESPACE,
     create_rj,

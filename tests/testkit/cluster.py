@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from smc_operator import model, wire
-from smc_operator.emulator import SmcEmulator
-from smc_operator.kubemock import EVENTS, REPLICATION_JOBS, SECRETS, EmulatedKubeApi
+from smc_testbed.emulator import SmcEmulator
+from smc_testbed.kubemock import EVENTS, REPLICATION_JOBS, SECRETS, EmulatedKubeApi
 
 NAMESPACE = "team-a"
 SECRET = "smc-credentials"

@@ -18,9 +18,10 @@ from pydantic import ValidationError
 
 from smc_operator import model
 from smc_operator.conditions import STARTED
-from smc_operator.decide import Limits, Observed, Step, plan
+from smc_operator.decide import Limits, Observed, decide
 from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus
 from testkit.crdschema import admission_errors
+from testkit.verdicts import half, step
 
 JOB = "j-bw526m1vi6x21qxxxx"
 
@@ -138,9 +139,9 @@ def test_what_the_model_refuses_becomes_a_clear_invalid_spec_verdict() -> None:
         status=ReplicationJobStatus(),
         spec_problem=problem,
     )
-    result = plan(observed, Limits(), datetime(2026, 11, 29, tzinfo=UTC))
-    assert result.step is Step.RECORD and result.failed
-    condition = result.status.condition(STARTED)
+    result = decide(observed, Limits(), datetime(2026, 11, 29, tzinfo=UTC), half)
+    assert step(result) == "record" and result.failed
+    condition = result.write.condition(STARTED)
     assert condition is not None
     assert condition.reason == "InvalidSpec" and condition.status == "False"
     assert "spec.jobId" in condition.message and "spec.start" in condition.message

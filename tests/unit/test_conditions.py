@@ -1,32 +1,17 @@
 from datetime import UTC, datetime, timedelta
 
 from smc_operator.conditions import (
-    FINAL_REASONS,
     STARTED,
-    STATUS_OF,
-    Reason,
     bounded,
     format_time,
     set_condition,
     started_condition,
 )
 from smc_operator.model import MESSAGE_MAX_LENGTH, Condition
+from smc_operator.reasons import Reason
 
 T0 = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
-
-
-def test_every_reason_has_a_status_and_is_camel_case() -> None:
-    assert set(STATUS_OF) == set(Reason)
-    for reason in Reason:
-        assert reason.value[0].isupper() and reason.value.isalnum()
-
-
-def test_final_reasons_are_true_or_false_never_unknown() -> None:
-    for reason in FINAL_REASONS:
-        assert STATUS_OF[reason] in ("True", "False")
-    for reason in set(Reason) - FINAL_REASONS - {Reason.NOT_REQUESTED}:
-        assert STATUS_OF[reason] == "Unknown"
 
 
 def test_adding_a_condition_stamps_everything() -> None:

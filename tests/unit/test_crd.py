@@ -1,4 +1,4 @@
-"""The CRD and the pydantic models describe the same resource; the CRD meets DESIGN.md section 1."""
+"""The CRD and the pydantic models describe the same resource; the CRD meets docs/design.md."""
 
 from __future__ import annotations
 

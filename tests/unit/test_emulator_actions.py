@@ -8,10 +8,10 @@ import re
 import pytest
 
 from smc_operator import wire
-from smc_operator.emulator import actions
-from smc_operator.emulator.calls import CallLog
-from smc_operator.emulator.rejections import SmcError
-from smc_operator.emulator.state import EmulatorState, SeedError
+from smc_testbed.emulator import actions
+from smc_testbed.emulator.calls import CallLog
+from smc_testbed.emulator.rejections import SmcError
+from smc_testbed.emulator.state import EmulatorState, SeedError
 
 
 class Clock:

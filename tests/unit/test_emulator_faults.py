@@ -7,8 +7,8 @@ import random
 import pytest
 
 from smc_operator import wire
-from smc_operator.emulator.faults import Effect, FaultBook, FaultError, make_fault, parse_fault
-from smc_operator.emulator.fields import DocumentError
+from smc_testbed.emulator.faults import Effect, FaultBook, FaultError, make_fault, parse_fault
+from smc_testbed.emulator.fields import DocumentError
 
 START = wire.START_REPLICATION_JOB
 DESCRIBE = wire.DESCRIBE_REPLICATION_JOBS

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from smc_operator import wire
-from smc_operator.emulator.jobs import STOPPABLE_DESCRIPTION, Job
-from smc_operator.emulator.rejections import SmcError
+from smc_testbed.emulator.jobs import STOPPABLE_DESCRIPTION, Job
+from smc_testbed.emulator.rejections import SmcError
 
 
 def make_job(

@@ -14,8 +14,8 @@ from alibabacloud_tea_openapi.utils import (
 from darabonba.request import DaraRequest
 
 from smc_operator import wire
-from smc_operator.emulator import signing
-from smc_operator.emulator.rejections import SmcError
+from smc_testbed.emulator import signing
+from smc_testbed.emulator.rejections import SmcError
 
 AK = "LTAIunitAccessKey"
 SECRET = "unit-secret"

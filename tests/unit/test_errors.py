@@ -1,56 +1,58 @@
 import pytest
 
 from smc_operator import wire
-from smc_operator.conditions import Reason
-from smc_operator.errors import Category, classify, is_final, named_job_status, reason_for
+from smc_operator.errors import classify, named_job_status
 from smc_operator.outcomes import SmcFailure
+from smc_operator.reasons import REASONS, Reason
 
 
 @pytest.mark.parametrize(
-    ("code", "http_status", "category", "reason"),
+    ("code", "http_status", "reason"),
     [
-        ("InternalError", 500, Category.RETRYABLE, Reason.RETRYING),
-        ("SomethingNew", 502, Category.RETRYABLE, Reason.RETRYING),
-        (None, None, Category.RETRYABLE, Reason.RETRYING),  # connection error, timeout, HTML
-        ("ServiceUnavailable", 503, Category.THROTTLED, Reason.THROTTLED),
-        ("Throttling", 400, Category.THROTTLED, Reason.THROTTLED),
-        ("Throttling.User", 400, Category.THROTTLED, Reason.THROTTLED),
-        ("Throttling.Api", 400, Category.THROTTLED, Reason.THROTTLED),
-        ("Throttling.Whatever", 400, Category.THROTTLED, Reason.THROTTLED),
-        ("TooMany", 429, Category.THROTTLED, Reason.THROTTLED),
-        ("ReplicationJob.InvalidStatus", 400, Category.TERMINAL, Reason.INVALID_STATUS),
+        ("InternalError", 500, Reason.RETRYING),
+        ("SomethingNew", 502, Reason.RETRYING),
+        (None, None, Reason.RETRYING),  # connection error, timeout, HTML
+        ("ServiceUnavailable", 503, Reason.THROTTLED),
+        ("Throttling", 400, Reason.THROTTLED),
+        ("Throttling.User", 400, Reason.THROTTLED),
+        ("Throttling.Api", 400, Reason.THROTTLED),
+        ("Throttling.Whatever", 400, Reason.THROTTLED),
+        ("TooMany", 429, Reason.THROTTLED),
+        ("ReplicationJob.InvalidStatus", 400, Reason.INVALID_STATUS),
         (
             "SourceServerState.Invalid",
             400,
-            Category.TERMINAL,
             Reason.SOURCE_SERVER_STATE_INVALID,
         ),
-        ("InvalidParameter", 400, Category.TERMINAL, Reason.FAILED),
-        ("AnyUnknownClientError", 400, Category.TERMINAL, Reason.FAILED),
-        ("InvalidAccessKeyId.NotFound", 404, Category.AUTH, Reason.ACCESS_DENIED),
-        ("InvalidAccessKeyId.Inactive", 400, Category.AUTH, Reason.ACCESS_DENIED),
-        ("SignatureDoesNotMatch", 400, Category.AUTH, Reason.ACCESS_DENIED),
-        ("Forbidden.RAM", 403, Category.AUTH, Reason.ACCESS_DENIED),
-        ("Forbidden", 403, Category.AUTH, Reason.ACCESS_DENIED),
-        ("Forbidden.NoPermission", 403, Category.AUTH, Reason.ACCESS_DENIED),
-        ("InvalidSecurityToken.Expired", 400, Category.AUTH, Reason.ACCESS_DENIED),
-        ("InvalidSecurityToken.Malformed", 400, Category.AUTH, Reason.ACCESS_DENIED),
-        ("InvalidJobId.NotFound", 404, Category.NOT_FOUND, Reason.JOB_NOT_FOUND),
-        ("InvalidCredentials", None, Category.AUTH, Reason.ACCESS_DENIED),
+        ("InvalidParameter", 400, Reason.FAILED),
+        ("AnyUnknownClientError", 400, Reason.FAILED),
+        ("InvalidAccessKeyId.NotFound", 404, Reason.ACCESS_DENIED),
+        ("InvalidAccessKeyId.Inactive", 400, Reason.ACCESS_DENIED),
+        ("SignatureDoesNotMatch", 400, Reason.ACCESS_DENIED),
+        ("Forbidden.RAM", 403, Reason.ACCESS_DENIED),
+        ("Forbidden", 403, Reason.ACCESS_DENIED),
+        ("Forbidden.NoPermission", 403, Reason.ACCESS_DENIED),
+        ("InvalidSecurityToken.Expired", 400, Reason.ACCESS_DENIED),
+        ("InvalidSecurityToken.Malformed", 400, Reason.ACCESS_DENIED),
+        ("InvalidJobId.NotFound", 404, Reason.JOB_NOT_FOUND),
+        ("InvalidCredentials", None, Reason.ACCESS_DENIED),
     ],
 )
-def test_every_code_has_one_category_and_reason(
-    code: str | None, http_status: int | None, category: Category, reason: Reason
+def test_every_code_is_classified_once_into_its_reason(
+    code: str | None, http_status: int | None, reason: Reason
 ) -> None:
     failure = SmcFailure(code=code, message="m", http_status=http_status)
-    assert classify(failure) is category
-    assert reason_for(failure) is reason
-    assert is_final(failure) is (category not in (Category.RETRYABLE, Category.THROTTLED))
+    assert classify(failure) is reason
+
+
+def test_only_retrying_and_throttled_failures_are_retried() -> None:
+    retried = {reason for reason, row in REASONS.items() if row.retry is not None}
+    assert retried == {Reason.RETRYING, Reason.THROTTLED}
 
 
 def test_retry_after_header_means_throttled_whatever_the_code() -> None:
     failure = SmcFailure(code="InternalError", message="m", http_status=500, retry_after=2.0)
-    assert classify(failure) is Category.THROTTLED
+    assert classify(failure) is Reason.THROTTLED
 
 
 @pytest.mark.parametrize(

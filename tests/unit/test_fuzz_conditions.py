@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 
 from smc_operator.conditions import (
     STARTED,
-    Reason,
     bounded,
     format_time,
     set_condition,
     started_condition,
 )
 from smc_operator.model import MESSAGE_MAX_LENGTH, Condition
+from smc_operator.reasons import Reason
 
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None)
 T0 = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)

@@ -2,10 +2,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from smc_operator.conditions import Reason, set_condition, started_condition
+from smc_operator.conditions import set_condition, started_condition
 from smc_operator.model import JobObservation, ReplicationJobSpec, ReplicationJobStatus
 from smc_operator.observations import Watched, batches, changed, observe, updates, watched
 from smc_operator.outcomes import JobReport
+from smc_operator.reasons import Reason
 
 T0 = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 

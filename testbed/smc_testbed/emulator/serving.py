@@ -1,6 +1,6 @@
 """Running the emulator: in-process (:class:`SmcEmulator`), as a task (:func:`serve`), or as a
 process (:func:`main_args`, behind ``smc-operator emulator`` and ``python -m
-smc_operator.emulator``).
+smc_testbed.emulator``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Final, TextIO
 
 from aiohttp import web
 
-from smc_operator.emulator.calls import Call
-from smc_operator.emulator.server import Gateway, build_app
-from smc_operator.emulator.state import DEFAULT_RUN_SECONDS, Clock, EmulatorState
+from smc_testbed.emulator.calls import Call
+from smc_testbed.emulator.server import Gateway, build_app
+from smc_testbed.emulator.state import DEFAULT_RUN_SECONDS, Clock, EmulatorState
 
 #: How long stopping waits for answers still being written (delayed ones are cut short).
 SHUTDOWN_SECONDS: Final = 1.0

@@ -1,17 +1,17 @@
-"""``python -m smc_operator.emulator [--host H] [--port P] [--access-key ID:SECRET]...``"""
+"""``python -m smc_testbed.emulator [--host H] [--port P] [--access-key ID:SECRET]...``"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from smc_operator.emulator.serving import DEFAULT_HOST, DEFAULT_PORT, main_args
-from smc_operator.emulator.state import DEFAULT_RUN_SECONDS
+from smc_testbed.emulator.serving import DEFAULT_HOST, DEFAULT_PORT, main_args
+from smc_testbed.emulator.state import DEFAULT_RUN_SECONDS
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m smc_operator.emulator", description="Run the local SMC emulator."
+        prog="python -m smc_testbed.emulator", description="Run the local SMC emulator."
     )
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")

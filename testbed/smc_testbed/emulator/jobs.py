@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from smc_operator import wire
-from smc_operator.emulator import rejections
+from smc_testbed.emulator import rejections
 
 #: The share of a run spent in BusinessStatus Preparing before Syncing starts.
 PREPARING_FRACTION = 0.1

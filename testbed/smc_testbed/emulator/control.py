@@ -38,9 +38,9 @@ from typing import Final
 from aiohttp import web
 
 from smc_operator import wire
-from smc_operator.emulator import fields
-from smc_operator.emulator.fields import DocumentError
-from smc_operator.emulator.state import EmulatorState
+from smc_testbed.emulator import fields
+from smc_testbed.emulator.fields import DocumentError
+from smc_testbed.emulator.state import EmulatorState
 
 PREFIX: Final = "/_emulator"
 _JOB_FIELDS: Final = frozenset(

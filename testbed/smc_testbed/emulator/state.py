@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from smc_operator import wire
-from smc_operator.emulator.calls import CallLog
-from smc_operator.emulator.faults import Fault, FaultBook, make_fault, parse_fault
-from smc_operator.emulator.fields import DocumentError
-from smc_operator.emulator.jobs import Job, JobSnapshot, SourceServer
+from smc_testbed.emulator.calls import CallLog
+from smc_testbed.emulator.faults import Fault, FaultBook, make_fault, parse_fault
+from smc_testbed.emulator.fields import DocumentError
+from smc_testbed.emulator.jobs import Job, JobSnapshot, SourceServer
 
 Clock = Callable[[], float]
 

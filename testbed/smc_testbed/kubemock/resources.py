@@ -123,7 +123,7 @@ class Resource:
         )
 
 
-#: The custom resource of this project (docs: DESIGN.md section 1).
+#: The custom resource of this project (docs/design.md, "The custom resource").
 REPLICATION_JOBS: Final = Resource(
     group="smcoperator.io",
     version="v1alpha1",

@@ -1,7 +1,7 @@
 """``smc-operator demo``: the whole product on one machine, with nothing but the installed package.
 
 It starts the SMC emulator, an in-process Kubernetes API (kmock with the fidelity layer of
-:mod:`smc_operator.kubemock`) and the operator, applies sample ReplicationJobs that show each kind
+:mod:`smc_testbed.kubemock`) and the operator, applies sample ReplicationJobs that show each kind
 of outcome, and prints a live table like ``kubectl get rj -o wide`` until they settle:
 
 - ``web-01``: a Ready job: started at once;
@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from smc_operator import model, wire
-from smc_operator.conditions import FINAL_REASONS, STARTED, Reason
-from smc_operator.emulator import SmcEmulator
+from smc_operator.conditions import STARTED
 from smc_operator.handlers import RunOptions, operate
-from smc_operator.kubemock import REPLICATION_JOBS, SECRETS, EmulatedKubeApi
+from smc_operator.reasons import REASONS, Reason, known
 from smc_operator.settings import Settings
+from smc_testbed.emulator import SmcEmulator
+from smc_testbed.kubemock import REPLICATION_JOBS, SECRETS, EmulatedKubeApi
 
 NAMESPACE: Final = "smc-demo"
 SECRET_NAME: Final = "smc-credentials"
@@ -209,8 +210,8 @@ def _condition(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def settled(obj: Mapping[str, Any]) -> bool:
     """Final condition, and a started job seen through to its end by the job refresher."""
-    reason = _condition(obj).get("reason")
-    if reason not in FINAL_REASONS and reason != Reason.NOT_REQUESTED:
+    reason = known(_condition(obj).get("reason"))
+    if reason is None or REASONS[reason].in_progress:
         return False
     if reason == Reason.STARTED:
         job = (obj.get("status") or {}).get("job") or {}

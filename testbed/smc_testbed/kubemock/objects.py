@@ -26,8 +26,8 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, Literal
 
-from smc_operator.kubemock import errors
-from smc_operator.kubemock.patches import (
+from smc_testbed.kubemock import errors
+from smc_testbed.kubemock.patches import (
     JSON_PATCH,
     MERGE_PATCH,
     STRATEGIC_MERGE_PATCH,
@@ -37,15 +37,15 @@ from smc_operator.kubemock.patches import (
     json_patch,
     merge_patch,
 )
-from smc_operator.kubemock.resources import (
+from smc_testbed.kubemock.resources import (
     CUSTOM_RESOURCE_DEFINITIONS,
     NAMESPACES,
     SECRETS,
     Resource,
     ResourceKey,
 )
-from smc_operator.kubemock.schemas import prune_and_default
-from smc_operator.kubemock.selectors import EVERYTHING, Selector
+from smc_testbed.kubemock.schemas import prune_and_default
+from smc_testbed.kubemock.selectors import EVERYTHING, Selector
 
 #: Metadata the server owns: clients cannot set or change these on create/update.
 SERVER_METADATA: Final = (

@@ -2,7 +2,7 @@
 
 :class:`ApiServerEmulator` is an aiohttp low-level handler. Requests for objects (anything naming a
 resource: ``/api/v1/namespaces/x/secrets/y``, ``/apis/g/v/plural``, ...) are parsed and served
-here, against :class:`~smc_operator.kubemock.objects.ObjectStore`; everything else (discovery,
+here, against :class:`~smc_testbed.kubemock.objects.ObjectStore`; everything else (discovery,
 ``/version``, user-defined kmock reactions) goes through kmock's own routing. Served requests are
 forgotten as soon as they are answered: kmock would otherwise keep every request and re-scan them
 all on every new one.
@@ -19,12 +19,12 @@ from typing import Any, Final
 import aiohttp.web
 import kmock
 
-from smc_operator.kubemock import errors, selectors
-from smc_operator.kubemock.counters import RequestCounters, RequestKey
-from smc_operator.kubemock.faults import FaultPlan
-from smc_operator.kubemock.objects import Clock, ObjectStore, WatchEvent, utc_now
-from smc_operator.kubemock.paths import ApiPath, parse_path
-from smc_operator.kubemock.resources import (
+from smc_testbed.kubemock import errors, selectors
+from smc_testbed.kubemock.counters import RequestCounters, RequestKey
+from smc_testbed.kubemock.faults import FaultPlan
+from smc_testbed.kubemock.objects import Clock, ObjectStore, WatchEvent, utc_now
+from smc_testbed.kubemock.paths import ApiPath, parse_path
+from smc_testbed.kubemock.resources import (
     CUSTOM_RESOURCE_DEFINITIONS,
     DEFAULT_RESOURCES,
     NAMESPACES,
@@ -44,7 +44,7 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
     """kmock's Kubernetes emulator with a real API server's write, list and watch semantics.
 
     Use it as an aiohttp handler inside ``async with emulator:`` (see
-    :class:`~smc_operator.kubemock.running.EmulatedKubeApi`, which also serves it on a port).
+    :class:`~smc_testbed.kubemock.running.EmulatedKubeApi`, which also serves it on a port).
     """
 
     def __init__(

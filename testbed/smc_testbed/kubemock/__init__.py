@@ -63,7 +63,7 @@ Fidelity fixes over kmock 0.8
   default); namespaces get ``status.phase: Active`` and the ``kubernetes.io/metadata.name`` label;
   ``generateName`` works (kopf's Events use it); ``dryRun`` answers without storing.
 - Errors are ``Status`` objects with a real server's reasons and messages (NotFound, Conflict,
-  AlreadyExists, Invalid, Expired, ...), see :mod:`~smc_operator.kubemock.errors`.
+  AlreadyExists, Invalid, Expired, ...), see :mod:`~smc_testbed.kubemock.errors`.
 - Discovery: the core group's ``groupVersion`` is ``v1`` (kmock: ``/v1``) and subresources carry
   no short names (kubectl warned that ``ns`` might mean ``namespaces/status`` and failed);
   builtins come from kmock's bundle, loaded without the DeprecationWarning of
@@ -94,7 +94,7 @@ Known remaining differences from a real API server
 - Field selectors accept any field path (a real server only the indexed ones); name validation is
   RFC 1123 only. Subresources other than ``status`` (``scale``, ``finalize``, ...) answer 404.
 - kmock's DSL (``emulator['get /x'] << ...``) still applies to non-resource paths; requests for
-  objects always reach the store (use :mod:`~smc_operator.kubemock.faults` to perturb them).
+  objects always reach the store (use :mod:`~smc_testbed.kubemock.faults` to perturb them).
   kmock's ``emulator.objects`` is unused: the objects are in ``emulator.store``.
 
 Recommended kopf settings against the emulator
@@ -119,12 +119,12 @@ Recommended kopf settings against the emulator
   ``settings.networking.error_backoffs`` to control kopf's retries of injected 5xx/429.
 """
 
-from smc_operator.kubemock.counters import ObjectCounts, RequestCounters, RequestKey
-from smc_operator.kubemock.emulating import DEFAULT_NAMESPACES, ApiServerEmulator
-from smc_operator.kubemock.errors import ApiError
-from smc_operator.kubemock.faults import Fault, FaultPlan
-from smc_operator.kubemock.objects import ObjectStore, Watch, WatchEvent
-from smc_operator.kubemock.resources import (
+from smc_testbed.kubemock.counters import ObjectCounts, RequestCounters, RequestKey
+from smc_testbed.kubemock.emulating import DEFAULT_NAMESPACES, ApiServerEmulator
+from smc_testbed.kubemock.errors import ApiError
+from smc_testbed.kubemock.faults import Fault, FaultPlan
+from smc_testbed.kubemock.objects import ObjectStore, Watch, WatchEvent
+from smc_testbed.kubemock.resources import (
     CUSTOM_RESOURCE_DEFINITIONS,
     EVENTS,
     NAMESPACES,
@@ -132,7 +132,7 @@ from smc_operator.kubemock.resources import (
     SECRETS,
     Resource,
 )
-from smc_operator.kubemock.running import EmulatedKubeApi
+from smc_testbed.kubemock.running import EmulatedKubeApi
 
 __all__ = [
     "CUSTOM_RESOURCE_DEFINITIONS",

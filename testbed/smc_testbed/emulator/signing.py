@@ -40,7 +40,7 @@ from typing import Final
 from urllib.parse import quote
 
 from smc_operator import wire
-from smc_operator.emulator.rejections import SmcError, missing_parameter
+from smc_testbed.emulator.rejections import SmcError, missing_parameter
 
 AUTHORIZATION_HEADER: Final = "authorization"
 ACCESS_KEY_ID_HEADER: Final = "x-acs-accesskey-id"

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from smc_operator.kubemock.resources import Resource
+from smc_testbed.kubemock.resources import Resource
 
 _DEFAULT_MESSAGES = {
     400: "the server rejected our request for an unknown reason",

@@ -9,7 +9,7 @@
 
 The helpers talk HTTP to the served emulator, so every fidelity rule (conflicts, status
 isolation, generations) applies to them exactly as to kopf and kubectl. Failures raise
-:class:`~smc_operator.kubemock.errors.ApiError` with the server's code and reason.
+:class:`~smc_testbed.kubemock.errors.ApiError` with the server's code and reason.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ import aiohttp
 import aiohttp.web
 import yaml
 
-from smc_operator.kubemock.counters import RequestCounters
-from smc_operator.kubemock.emulating import ApiServerEmulator
-from smc_operator.kubemock.errors import ApiError
-from smc_operator.kubemock.faults import FaultPlan
-from smc_operator.kubemock.objects import ObjectStore, WatchEvent
-from smc_operator.kubemock.patches import JSON_PATCH, MERGE_PATCH
-from smc_operator.kubemock.resources import NAMESPACES, Resource
+from smc_testbed.kubemock.counters import RequestCounters
+from smc_testbed.kubemock.emulating import ApiServerEmulator
+from smc_testbed.kubemock.errors import ApiError
+from smc_testbed.kubemock.faults import FaultPlan
+from smc_testbed.kubemock.objects import ObjectStore, WatchEvent
+from smc_testbed.kubemock.patches import JSON_PATCH, MERGE_PATCH
+from smc_testbed.kubemock.resources import NAMESPACES, Resource
 
 #: The User-Agent of the helpers, so the counters can tell their requests from kopf's.
 HELPER_AGENT = "kubemock-client/1"

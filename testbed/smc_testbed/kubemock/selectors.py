@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
-from smc_operator.kubemock import errors
+from smc_testbed.kubemock import errors
 
 _SET_REQUIREMENT = re.compile(r"^\s*(\S+)\s+(in|notin)\s+\((.*)\)\s*$")
 _EQUALITY = re.compile(r"^\s*([^!=\s]+)\s*(==|!=|=)\s*(\S*)\s*$")

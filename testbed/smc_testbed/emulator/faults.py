@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from smc_operator import wire
-from smc_operator.emulator import fields
-from smc_operator.emulator.fields import DocumentError
+from smc_testbed.emulator import fields
+from smc_testbed.emulator.fields import DocumentError
 
 ANY_ACTION: Final = "*"
 #: ``body`` values: an HTML page, an empty body, truncated JSON, JSON without ``RequestId``, and

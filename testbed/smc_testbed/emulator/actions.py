@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from smc_operator import wire
-from smc_operator.emulator import rejections
-from smc_operator.emulator.jobs import Job, JobSnapshot, SourceServer
-from smc_operator.emulator.state import DEFAULT_REGION_ID, EmulatorState
+from smc_testbed.emulator import rejections
+from smc_testbed.emulator.jobs import Job, JobSnapshot, SourceServer
+from smc_testbed.emulator.state import DEFAULT_REGION_ID, EmulatorState
 
 Params = Mapping[str, str]
 Body = dict[str, object]

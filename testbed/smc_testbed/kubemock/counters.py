@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Collection
 from typing import Final, NamedTuple
 
-from smc_operator.kubemock.resources import Resource
+from smc_testbed.kubemock.resources import Resource
 
 READ_VERBS: Final = frozenset({"get", "list", "watch"})
 WRITE_VERBS: Final = frozenset({"create", "update", "patch", "delete", "deletecollection"})

@@ -23,8 +23,8 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from smc_operator.kubemock import errors
-from smc_operator.kubemock.resources import Resource
+from smc_testbed.kubemock import errors
+from smc_testbed.kubemock.resources import Resource
 
 
 @dataclasses.dataclass(kw_only=True, eq=False)

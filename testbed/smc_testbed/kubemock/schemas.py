@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from smc_operator.kubemock.patches import clone
+from smc_testbed.kubemock.patches import clone
 
 #: Kept at the root of every object whatever the schema says (the server owns their shape).
 _ROOT_FIELDS = frozenset({"apiVersion", "kind", "metadata"})

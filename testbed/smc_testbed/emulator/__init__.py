@@ -28,13 +28,13 @@ Use from tests::
 
 From the command line (``smc-operator emulator`` calls :func:`main_args`)::
 
-    python -m smc_operator.emulator --host 127.0.0.1 --port 9090 --access-key ID:SECRET
+    python -m smc_testbed.emulator --host 127.0.0.1 --port 9090 --access-key ID:SECRET
 """
 
-from smc_operator.emulator.jobs import Job, JobSnapshot, SourceServer
-from smc_operator.emulator.rejections import SmcError
-from smc_operator.emulator.serving import SmcEmulator, demo_key_pair, main_args, serve
-from smc_operator.emulator.state import EmulatorState
+from smc_testbed.emulator.jobs import Job, JobSnapshot, SourceServer
+from smc_testbed.emulator.rejections import SmcError
+from smc_testbed.emulator.serving import SmcEmulator, demo_key_pair, main_args, serve
+from smc_testbed.emulator.state import EmulatorState
 
 __all__ = [
     "EmulatorState",

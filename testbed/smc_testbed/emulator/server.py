@@ -26,11 +26,11 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from smc_operator import wire
-from smc_operator.emulator import actions, control, signing
-from smc_operator.emulator.calls import Call
-from smc_operator.emulator.faults import Effect, Fault, default_message, default_status
-from smc_operator.emulator.rejections import SmcError, missing_parameter
-from smc_operator.emulator.state import EmulatorState
+from smc_testbed.emulator import actions, control, signing
+from smc_testbed.emulator.calls import Call
+from smc_testbed.emulator.faults import Effect, Fault, default_message, default_status
+from smc_testbed.emulator.rejections import SmcError, missing_parameter
+from smc_testbed.emulator.state import EmulatorState
 
 logger = logging.getLogger(__name__)
 
