@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -26,6 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command: str = args.command
     if command == "emulator":
+        if not _testbed_installed("emulator"):
+            return EXIT_USAGE
         from smc_testbed.emulator import main_args
 
         return main_args(args.host, args.port, args.access_key, run_seconds=args.run_seconds)
@@ -48,7 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _testbed_installed(command: str) -> bool:
     """Whether the testbed is importable; if not, say in one line what to install."""
-    if importlib.util.find_spec("smc_testbed") is not None:
+    try:
+        import smc_testbed  # noqa: F401
+    except ImportError:
+        pass
+    else:
         return True
     print(
         f"smc-operator {command}: needs the testbed, which production installs leave out: "
