@@ -287,16 +287,7 @@ def _after_confirm(
             f"start confirmed by DescribeReplicationJobs: the job is {job.status} "
             f"after attempt {attempts}"
         )
-        return _outcome(
-            _status(
-                observed,
-                Reason.STARTED,
-                message,
-                now,
-                attempts=attempts,
-                request_id=report.request_id,
-            )
-        )
+        return _started(observed, message, now, request_id=report.request_id)
 
     if attempts >= limits.max_attempts:
         return _outcome(_exhausted(observed, limits, now, attempts=attempts))
@@ -314,16 +305,7 @@ def _judge(
     attempts = observed.status.attempts
     if isinstance(outcome, SmcAccepted):
         message = f"StartReplicationJob accepted (attempt {attempts})"
-        return _outcome(
-            _status(
-                observed,
-                Reason.STARTED,
-                message,
-                now,
-                attempts=attempts,
-                request_id=outcome.request_id,
-            )
-        )
+        return _started(observed, message, now, request_id=outcome.request_id)
 
     named = named_job_status(outcome)
     if attempts > 1 and named in wire.STARTED_STATUSES:
@@ -332,18 +314,18 @@ def _judge(
             f"start confirmed: after an earlier attempt, SMC reports the job {named} "
             f"({outcome.message})"
         )
-        return _outcome(
-            _status(
-                observed,
-                Reason.STARTED,
-                message,
-                now,
-                attempts=attempts,
-                request_id=outcome.request_id,
-            )
-        )
+        return _started(observed, message, now, request_id=outcome.request_id)
 
     return _failed(observed, limits, outcome, now, random, attempts=attempts, confirming=False)
+
+
+def _started(observed: Observed, message: str, now: datetime, *, request_id: str | None) -> Verdict:
+    """The start happened (accepted, or confirmed): final, with the RequestId that says so."""
+    attempts = observed.status.attempts
+    status = _status(
+        observed, Reason.STARTED, message, now, attempts=attempts, request_id=request_id
+    )
+    return _outcome(status)
 
 
 def _failed(
