@@ -343,11 +343,11 @@ def _entry(
     reason = condition.reason if condition else ""
     if spec is None:
         return Entry(reason)
-    row = known(reason)
+    as_reason = known(reason)
     return Entry(
         reason,
         claim=_claim_key(spec, region) if spec.start else None,
-        holds=row is not None and REASONS[row].holds_job,
+        holds=as_reason is not None and REASONS[as_reason].holds_job,
         watched=watched(*key, spec, status, region),
     )
 
@@ -362,6 +362,26 @@ def _duplicate_of(
     if holder[0] != key[0]:
         return "a ReplicationJob in another namespace"
     return f"ReplicationJob {holder[0]}/{holder[1]}"
+
+
+def _observe(body: kopf.Body, meta: kopf.Meta, retry: int, runtime: Runtime) -> Observed:
+    """The decision's view of the object; it also goes into the registry as it is seen."""
+    key = (meta.namespace or "", meta.name or "")
+    spec, problem = _parse(body)
+    status = _status(body)
+    region = runtime.settings.region
+    runtime.registry.put(key, _entry(key, spec, status, region))
+    return Observed(
+        generation=int(meta.get("generation") or 0),
+        retry_requested_at=meta.annotations.get(model.RETRY_ANNOTATION),
+        spec=spec,
+        status=status,
+        spec_problem=problem,
+        deleting=meta.get("deletionTimestamp") is not None,
+        retries=retry,
+        duplicate_of=_duplicate_of(key, spec, runtime.registry, region) if spec else None,
+        secret_problem=_foreign_secret(body),
+    )
 
 
 @kopf.on.resume(*RESOURCE, id=HANDLER_ID)
@@ -381,42 +401,22 @@ async def start(
     runtime: Runtime = memo.runtime
     starter = runtime.starter
     assert starter is not None, "start-up has not run"
-    namespace, name = meta.namespace or "", meta.name or ""
-    spec, problem = _parse(body)
-    status = _status(body)
-    region = runtime.settings.region
-    runtime.registry.put((namespace, name), _entry((namespace, name), spec, status, region))
-    annotations = meta.annotations
-    observed = Observed(
-        generation=int(meta.get("generation") or 0),
-        retry_requested_at=annotations.get(model.RETRY_ANNOTATION),
-        spec=spec,
-        status=status,
-        spec_problem=problem,
-        deleting=meta.get("deletionTimestamp") is not None,
-        retries=retry,
-        duplicate_of=(
-            _duplicate_of((namespace, name), spec, runtime.registry, runtime.settings.region)
-            if spec is not None
-            else None
-        ),
-        secret_problem=_foreign_secret(body),
-    )
-    verdict = await starter.attempt(
-        ObjectRef(namespace, name, meta.get("resourceVersion")), observed
-    )
-
+    key = (meta.namespace or "", meta.name or "")
+    # 1. Observe; 2. let the Starter decide and do the I/O the decision asks for.
+    observed = _observe(body, meta, retry, runtime)
+    verdict = await starter.attempt(ObjectRef(*key, meta.get("resourceVersion")), observed)
+    # 3. Record the verdict: the status into kopf's patch, Events, the retry metric.
     if verdict.write is not None:
         patch.status.update(status_patch(verdict.write))
-        runtime.registry.put(
-            (namespace, name), _entry((namespace, name), spec, verdict.write, region)
-        )
+        entry = _entry(key, observed.spec, verdict.write, runtime.settings.region)
+        runtime.registry.put(key, entry)
     for event in verdict.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         if event.type == "Normal":  # failures are logged by kopf with the error raised below
             logger.info("%s: %s", event.reason, event.message)
     if verdict.metric is not None:
         runtime.metrics.start_retries.labels(reason=verdict.metric.value).inc()
+    # 4. Tell kopf: run again later, a final failure, or done.
     if verdict.retry_in is not None:
         raise kopf.TemporaryError(verdict.message, delay=verdict.retry_in)
     if verdict.failed:
