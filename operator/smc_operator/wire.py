@@ -136,3 +136,45 @@ DESCRIBE_DEFAULT_PAGE_SIZE: Final = 10
 RETRY_AFTER_HEADER: Final = "x-acs-retry-after"
 #: Every Alibaba Cloud answer names its request in this header too.
 REQUEST_ID_HEADER: Final = "x-acs-request-id"
+
+# The lifecycle of a job (CreateReplicationJob's parameters and rules: SMC's API reference; where
+# it is silent the emulator's module docstring says what we assumed).
+CREATE_REPLICATION_JOB: Final = "CreateReplicationJob"
+DELETE_REPLICATION_JOB: Final = "DeleteReplicationJob"
+CUT_OVER_REPLICATION_JOB: Final = "CutOverReplicationJob"
+MODIFY_REPLICATION_JOB_ATTRIBUTE: Final = "ModifyReplicationJobAttribute"
+NAME_DUPLICATE: Final = "ReplicationJobName.Duplicate"
+QUOTA_EXCEEDED: Final = "QuotaExceeded.ReplicationJob"
+IDEMPOTENT_PARAMETER_MISMATCH: Final = "IdempotentParameterMismatch"
+INVALID_BUSINESS_STATUS: Final = "ReplicationJob.InvalidBusinessStatus"
+NAME_DUPLICATE_MESSAGE: Final = "The specified replication job name: %s already exists."
+QUOTA_EXCEEDED_MESSAGE: Final = "The maximum number of replication jobs: %d is exceeded."
+IDEMPOTENT_PARAMETER_MISMATCH_MESSAGE: Final = (
+    "The specified parameters are different from before for the same ClientToken."
+)
+#: A source server holds at most one job in these states (another CreateReplicationJob fails).
+UNFINISHED_STATUSES: Final = (
+    JOB_READY,
+    JOB_RUNNING,
+    JOB_STOPPED,
+    JOB_WAITING,
+    JOB_IN_ERROR,
+    JOB_EXPIRED,
+)
+#: Jobs per account.
+MAX_JOBS_PER_ACCOUNT: Final = 1000
+#: CreateReplicationJob's ClientToken: ASCII, at most this long.
+CLIENT_TOKEN_MAX_LENGTH: Final = 64
+#: Which job statuses let ModifyReplicationJobAttribute change each field (SMC's reference:
+#: Name and Description any time; Frequency and MaxNumberOfImageToKeep before the first run or
+#: while Waiting; ValidTime in Ready, Running, Stopped, InError, Waiting; the rest only before
+#: the first run). RunOnce is never modifiable.
+MODIFIABLE_IN: Final = {
+    "Name": JOB_STATUSES,
+    "Description": JOB_STATUSES,
+    "Frequency": (JOB_READY, JOB_WAITING),
+    "MaxNumberOfImageToKeep": (JOB_READY, JOB_WAITING),
+    "ValidTime": (JOB_READY, JOB_RUNNING, JOB_STOPPED, JOB_IN_ERROR, JOB_WAITING),
+}
+#: Modifiable fields not named above: only before the first run.
+MODIFIABLE_BEFORE_FIRST_RUN: Final = (JOB_READY,)

@@ -384,7 +384,7 @@ def _raw_params(action: str, version: str = wire.API_VERSION) -> Params:
 async def test_unknown_action(sdk_client: Client) -> None:
     with pytest.raises(ClientException) as caught:
         await sdk_client.call_api_async(
-            _raw_params("CutOverReplicationJob"), OpenApiRequest(query={}), RuntimeOptions()
+            _raw_params("DescribeNoSuchThing"), OpenApiRequest(query={}), RuntimeOptions()
         )
     assert (caught.value.code, caught.value.status_code) == (wire.INVALID_ACTION_NOT_FOUND, 404)
 

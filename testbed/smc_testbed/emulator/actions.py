@@ -12,6 +12,16 @@ Our choices where SMC's reference is silent:
 - More than 50 ``JobId.N`` or ``SourceId.N`` values, a PageSize outside 1..50, a PageNumber
   below 1 or a non-integer number: 400 ``InvalidParameter``.
 - DescribeSourceServers reports a server's ``JobId`` as its most recently seeded job.
+- CreateReplicationJob: ``ClientToken`` idempotency as Alibaba documents it (the same token with
+  the same parameters answers the same JobId and creates nothing; with other parameters
+  ``IdempotentParameterMismatch``); tokens are remembered as long as the emulator runs. A
+  ``SourceId`` never seeded is 400 ``InvalidParameter``; a source server that is not Available, or
+  that holds an unfinished job (``wire.UNFINISHED_STATUSES``), is ``SourceServerState.Invalid``
+  (the second naming the state ``InUse``: our assumption). ``RunOnce`` false (an incremental
+  job, JobType 1 here) needs ``Frequency`` (1-168) and ``MaxNumberOfImageToKeep`` (1-10). A
+  created job is Ready with the default run time; its ``Name`` defaults to its JobId.
+- A finished image job reports ``ImageId`` ``m-`` plus its JobId's suffix; a TargetInstance
+  job its ``InstanceId`` parameter.
 """
 
 from __future__ import annotations
@@ -95,6 +105,142 @@ def _job(state: EmulatorState, params: Params) -> Job:
     return job
 
 
+def _tags(params: Params) -> dict[str, str]:
+    """``Tag.N.Key`` / ``Tag.N.Value`` pairs."""
+    keys: dict[int, str] = {}
+    values: dict[int, str] = {}
+    for key, value in params.items():
+        match = _TAG_KEY.match(key)
+        if match is not None:
+            (keys if match["part"] == "Key" else values)[int(match["index"])] = value
+    return {keys[index]: values.get(index, "") for index in sorted(keys)}
+
+
+def _ranged(params: Params, name: str, low: int, high: int) -> int | None:
+    if params.get(name) in (None, ""):
+        return None
+    return _integer(params, name, low, low, high)
+
+
+def _fingerprint(params: Params) -> str:
+    """The parameters of a create, without its ClientToken: what idempotency compares."""
+    return "&".join(
+        f"{key}={value}" for key, value in sorted(params.items()) if key != "ClientToken"
+    )
+
+
+def create_replication_job(state: EmulatorState, params: Params) -> Body:
+    token = params.get("ClientToken") or None
+    if token is not None:
+        if len(token) > wire.CLIENT_TOKEN_MAX_LENGTH or not token.isascii():
+            raise rejections.invalid_parameter("ClientToken")
+        known = state.client_tokens.get(token)
+        if known is not None:
+            if known[0] != _fingerprint(params):
+                raise rejections.idempotent_parameter_mismatch()
+            return {"JobId": known[1]}
+    source_id = _required(params, "SourceId")
+    run_once = params.get("RunOnce", "true").lower() != "false"
+    frequency = _ranged(params, "Frequency", 1, 168)
+    max_images = _ranged(params, "MaxNumberOfImageToKeep", 1, 10)
+    if not run_once:
+        if frequency is None:
+            raise rejections.missing_parameter("Frequency")
+        if max_images is None:
+            raise rejections.missing_parameter("MaxNumberOfImageToKeep")
+    server = state.source_servers.get(source_id)
+    if server is None:
+        raise rejections.invalid_parameter("SourceId")
+    if server.state != wire.SOURCE_AVAILABLE:
+        raise rejections.source_server_state_invalid(server.state)
+    now = state.now()
+    for other_id in state.jobs_by_source.get(source_id, ()):
+        if state.jobs[other_id].snapshot(now).status in wire.UNFINISHED_STATUSES:
+            raise rejections.source_server_state_invalid(wire.SOURCE_IN_USE)
+    if len(state.jobs) >= state.max_jobs:
+        raise rejections.quota_exceeded(state.max_jobs)
+    job_id = state.new_job_id()
+    name = params.get("Name") or job_id
+    if any(job.name == name for job in state.jobs.values()):
+        raise rejections.name_duplicate(name)
+    job = state.seed_job(
+        job_id,
+        source_id,
+        job_type=wire.JOB_TYPE_FULL if run_once else wire.JOB_TYPE_INCREMENTAL,
+        name=name,
+        region_id=params.get("RegionId") or None,
+    )
+    job.description = params.get("Description", "")
+    job.tags = _tags(params)
+    job.frequency, job.max_images = frequency, max_images
+    job.cycle_seconds = frequency * state.hour_seconds if frequency is not None else None
+    job.valid_time = params.get("ValidTime", "")
+    job.attributes = {
+        key: value for key, value in params.items() if key in _KEPT_ATTRIBUTES and value != ""
+    }
+    if token is not None:
+        state.client_tokens[token] = (_fingerprint(params), job_id)
+    return {"JobId": job_id}
+
+
+#: Create and Modify parameters the emulator keeps and reports back.
+_KEPT_ATTRIBUTES: Final = frozenset(
+    {
+        "TargetType",
+        "ImageName",
+        "InstanceId",
+        "InstanceType",
+        "SystemDiskSize",
+        "NetMode",
+        "VpcId",
+        "VSwitchId",
+    }
+)
+_TAG_KEY: Final = re.compile(r"^Tag\.(?P<index>[1-9][0-9]*)\.(?P<part>Key|Value)$")
+
+
+def delete_replication_job(state: EmulatorState, params: Params) -> Body:
+    _job(state, params).delete(state.now())
+    return {}
+
+
+def cut_over_replication_job(state: EmulatorState, params: Params) -> Body:
+    sync_data = params.get("SyncData", "false").lower() == "true"
+    _job(state, params).cut_over(state.now(), sync_data=sync_data)
+    return {}
+
+
+_MODIFIABLE: Final = (
+    "Name",
+    "Description",
+    "Frequency",
+    "MaxNumberOfImageToKeep",
+    "ValidTime",
+    *sorted(_KEPT_ATTRIBUTES),
+)
+
+
+def modify_replication_job_attribute(state: EmulatorState, params: Params) -> Body:
+    job = _job(state, params)
+    changes = {name: params[name] for name in _MODIFIABLE if params.get(name, "") != ""}
+    frequency = _ranged(params, "Frequency", 1, 168)
+    max_images = _ranged(params, "MaxNumberOfImageToKeep", 1, 10)
+    job.check_modifiable(state.now(), changes)
+    name = changes.get("Name")
+    if name is not None and any(o.name == name for o in state.jobs.values() if o is not job):
+        raise rejections.name_duplicate(name)
+    job.name = changes.get("Name", job.name)
+    job.description = changes.get("Description", job.description)
+    job.valid_time = changes.get("ValidTime", job.valid_time)
+    if frequency is not None:
+        job.frequency = frequency
+        job.cycle_seconds = frequency * state.hour_seconds
+    if max_images is not None:
+        job.max_images = max_images
+    job.attributes.update({k: v for k, v in changes.items() if k in _KEPT_ATTRIBUTES})
+    return {}
+
+
 def start_replication_job(state: EmulatorState, params: Params) -> Body:
     job = _job(state, params)
     server = state.source_servers.get(job.source_id)
@@ -111,7 +257,6 @@ def _job_body(state: EmulatorState, job: JobSnapshot, region_id: str) -> Body:
     body: Body = {
         "JobId": job.job_id,
         "Name": job.name,
-        "Description": "",
         "Status": job.status,
         "BusinessStatus": job.business_status,
         "Progress": job.progress,
@@ -122,7 +267,20 @@ def _job_body(state: EmulatorState, job: JobSnapshot, region_id: str) -> Body:
         "JobType": job.job_type,
         "RunOnce": job.job_type != wire.JOB_TYPE_INCREMENTAL,
         "CreationTime": state.timestamp(job.created_at),
+        "Description": job.description,
+        "Tags": {"Tag": [{"Key": key, "Value": value} for key, value in job.tags]},
+        "ValidTime": job.valid_time,
+        **dict(job.attributes),
     }
+    if job.frequency is not None:
+        body["Frequency"] = job.frequency
+    if job.max_images is not None:
+        body["MaxNumberOfImageToKeep"] = job.max_images
+    attributes = dict(job.attributes)
+    if attributes.get("TargetType", "Image") == "Image" and (
+        job.status == wire.JOB_FINISHED or job.cycles > 0
+    ):
+        body["ImageId"] = "m-" + job.job_id.removeprefix("j-")
     if job.started_at is not None:
         body["StartTime"] = state.timestamp(job.started_at)
     if job.ended_at is not None:
@@ -151,6 +309,7 @@ def describe_replication_jobs(state: EmulatorState, params: Params) -> Body:
     status = params.get("Status") or None
     business_status = params.get("BusinessStatus") or None
     name = params.get("Name") or None
+    tags = _tags(params)
     region_id = params.get("RegionId") or None
     job_type = (
         _integer(params, "JobType", 0, 0, None) if params.get("JobType") not in (None, "") else None
@@ -160,6 +319,7 @@ def describe_replication_jobs(state: EmulatorState, params: Params) -> Body:
         job
         for job in _candidate_jobs(state, ids, sources)
         if (name is None or job.name == name)
+        and all(job.tags.get(key) == value for key, value in tags.items())
         and (job_type is None or job.job_type == job_type)
         and (region_id is None or job.region_id is None or job.region_id == region_id)
     ]
@@ -228,9 +388,26 @@ def describe_source_servers(state: EmulatorState, params: Params) -> Body:
     }
 
 
+def _after_forgetting_gone_jobs(action: Action) -> Action:
+    """Every action first lets SMC forget jobs whose deletion has finished."""
+
+    def run(state: EmulatorState, params: Params) -> Body:
+        state.forget_gone_jobs()
+        return action(state, params)
+
+    return run
+
+
 ACTIONS: Final[Mapping[str, Action]] = {
-    wire.START_REPLICATION_JOB: start_replication_job,
-    wire.STOP_REPLICATION_JOB: stop_replication_job,
-    wire.DESCRIBE_REPLICATION_JOBS: describe_replication_jobs,
-    wire.DESCRIBE_SOURCE_SERVERS: describe_source_servers,
+    name: _after_forgetting_gone_jobs(action)
+    for name, action in {
+        wire.CREATE_REPLICATION_JOB: create_replication_job,
+        wire.START_REPLICATION_JOB: start_replication_job,
+        wire.STOP_REPLICATION_JOB: stop_replication_job,
+        wire.DELETE_REPLICATION_JOB: delete_replication_job,
+        wire.CUT_OVER_REPLICATION_JOB: cut_over_replication_job,
+        wire.MODIFY_REPLICATION_JOB_ATTRIBUTE: modify_replication_job_attribute,
+        wire.DESCRIBE_REPLICATION_JOBS: describe_replication_jobs,
+        wire.DESCRIBE_SOURCE_SERVERS: describe_source_servers,
+    }.items()
 }

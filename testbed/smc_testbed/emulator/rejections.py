@@ -46,3 +46,17 @@ def source_server_state_invalid(current: str) -> SmcError:
         wire.SOURCE_SERVER_STATE_INVALID,
         wire.SOURCE_SERVER_STATE_INVALID_MESSAGE % (current, wire.SOURCE_AVAILABLE),
     )
+
+
+def name_duplicate(name: str) -> SmcError:
+    return SmcError(400, wire.NAME_DUPLICATE, wire.NAME_DUPLICATE_MESSAGE % name)
+
+
+def quota_exceeded(limit: int) -> SmcError:
+    return SmcError(400, wire.QUOTA_EXCEEDED, wire.QUOTA_EXCEEDED_MESSAGE % limit)
+
+
+def idempotent_parameter_mismatch() -> SmcError:
+    return SmcError(
+        400, wire.IDEMPOTENT_PARAMETER_MISMATCH, wire.IDEMPOTENT_PARAMETER_MISMATCH_MESSAGE
+    )

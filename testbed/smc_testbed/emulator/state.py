@@ -24,6 +24,11 @@ Clock = Callable[[], float]
 
 DEFAULT_RUN_SECONDS = 30.0
 DEFAULT_REGION_ID = "cn-hangzhou"
+#: How long a deleted job shows Deleting before SMC forgets it.
+DEFAULT_DELETE_SECONDS = 2.0
+#: Seconds per hour of an incremental job's Frequency; a smaller value compresses its cycles.
+DEFAULT_HOUR_SECONDS = 3600.0
+_JOB_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 class SeedError(DocumentError):
@@ -38,10 +43,18 @@ class EmulatorState:
         wall_clock: Clock = time.time,
         rng: random.Random | None = None,
         default_run_seconds: float = DEFAULT_RUN_SECONDS,
+        delete_seconds: float = DEFAULT_DELETE_SECONDS,
+        hour_seconds: float = DEFAULT_HOUR_SECONDS,
+        max_jobs: int = wire.MAX_JOBS_PER_ACCOUNT,
     ) -> None:
         self.clock = clock
         self.rng = rng if rng is not None else random.Random()
         self.default_run_seconds = default_run_seconds
+        self.delete_seconds = delete_seconds
+        self.hour_seconds = hour_seconds
+        self.max_jobs = max_jobs
+        #: CreateReplicationJob's ClientTokens: token -> (the parameters' fingerprint, JobId).
+        self.client_tokens: dict[str, tuple[str, str]] = {}
         self._clock_origin = clock()
         self._wall_origin = wall_clock()
         self.jobs: dict[str, Job] = {}
@@ -59,6 +72,13 @@ class EmulatorState:
         """A clock reading as SMC writes times: ``2024-05-01T08:00:00Z``."""
         wall = self._wall_origin + (moment - self._clock_origin)
         return datetime.fromtimestamp(wall, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def new_job_id(self) -> str:
+        """``j-`` and 20 lowercase letters and digits, like SMC's."""
+        while True:
+            job_id = "j-" + "".join(self.rng.choice(_JOB_ID_ALPHABET) for _ in range(20))
+            if job_id not in self.jobs:
+                return job_id
 
     def new_request_id(self) -> str:
         """An uppercase UUID like ``473469C7-AA6F-4DC5-B3DB-A3DC0DE3C83E``."""
@@ -181,8 +201,18 @@ class EmulatorState:
     def clear_faults(self) -> int:
         return self.faults.clear()
 
+    def forget_gone_jobs(self) -> None:
+        """Forget jobs whose deletion finished (and Expired jobs past their retention)."""
+        now = self.now()
+        for job_id in [
+            job_id for job_id, job in self.jobs.items() if job.gone(now, self.delete_seconds)
+        ]:
+            job = self.jobs.pop(job_id)
+            self.jobs_by_source[job.source_id].remove(job_id)
+
     def reset(self) -> None:
         """Forget jobs, source servers, faults and calls."""
+        self.client_tokens.clear()
         self.jobs.clear()
         self.source_servers.clear()
         self.jobs_by_source.clear()
