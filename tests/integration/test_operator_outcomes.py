@@ -168,6 +168,31 @@ async def test_smc_refusals_are_final_and_not_retried(
     assert [(e["type"], e["reason"]) for e in events] == [("Warning", reason)]
 
 
+async def test_a_client_error_without_a_reason_of_its_own_is_failed_with_smcs_code(
+    kube_api: EmulatedKubeApi, live_emulator: SmcEmulator, start_operator: OperatorFactory
+) -> None:
+    seed(live_emulator, JOB)
+    live_emulator.state.add_fault(
+        wire.START_REPLICATION_JOB,
+        job_id=JOB,
+        code="InvalidParameter.Unexpected",
+        http_status=400,
+        message="The parameter is not valid for this job.",
+        count=1,
+    )
+    await start_operator()
+    await create_rj(kube_api, "odd", JOB)
+    obj = await wait_rj(kube_api, "odd", reason_is("Failed"))
+    condition = started(obj)
+    (call,) = start_calls(live_emulator, JOB)
+    assert (condition["status"], condition["errorCode"]) == ("False", "InvalidParameter.Unexpected")
+    assert condition["requestId"] == call.request_id
+    await settle()
+    assert len(start_calls(live_emulator, JOB)) == 1
+    events = await wait_events(kube_api, "odd", bool)
+    assert [(e["type"], e["reason"]) for e in events] == [("Warning", "Failed")]
+
+
 @pytest.mark.parametrize(
     ("secret", "code"),
     [
