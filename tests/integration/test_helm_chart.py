@@ -43,6 +43,7 @@ RRSA_TOKEN_DIR = "/var/run/secrets/ack.alibabacloud.com/rrsa-tokens"
 SKIPPED_KINDS = {
     "ServiceMonitor": "the Prometheus Operator's CRD is not part of Kubernetes or of this chart; "
     "test_service_monitor_scrapes_the_metrics_service checks its fields instead",
+    "PrometheusRule": "the Prometheus Operator's CRD: test_alerts.py checks its rules with promtool",
     "ClusterKopfPeering": "kopf's custom resource: validated against kopf's peering CRD instead",
     "KopfPeering": "kopf's custom resource: validated against kopf's peering CRD instead",
 }
@@ -79,6 +80,12 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
         "podDisruptionBudget": {"enabled": True},
     },
     "metrics-off": {"metrics": {"enabled": False}},
+    "day-two": {
+        "metrics": {
+            "serviceMonitor": {"enabled": True},
+            "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},
+        }
+    },
     "service-monitor": {
         "metrics": {
             "port": 9100,
