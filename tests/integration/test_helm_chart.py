@@ -84,6 +84,7 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
         "metrics": {
             "serviceMonitor": {"enabled": True},
             "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},
+            "dashboard": {"enabled": True, "annotations": {"grafana_folder": "Migration"}},
         }
     },
     "service-monitor": {
@@ -594,6 +595,24 @@ def test_metrics_objects_exist_only_with_metrics(combo: Rendered) -> None:
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert ports["metrics"] == metrics["port"]
     assert len(monitors) == int(metrics["serviceMonitor"]["enabled"])
+
+
+def test_the_dashboard_configmap_carries_the_dashboard_for_grafanas_sidecar(
+    rendered: dict[str, Rendered],
+) -> None:
+    combo = rendered["day-two"]
+    (configmap,) = [
+        c for c in combo.of_kind("ConfigMap") if c["metadata"]["name"].endswith("-dashboard")
+    ]
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert configmap["metadata"]["annotations"] == {"grafana_folder": "Migration"}
+    shipped = CHART / "dashboards" / "smc-operator.json"
+    assert json.loads(configmap["data"]["smc-operator.json"]) == json.loads(shipped.read_text())
+    for name, other in rendered.items():
+        if name != "day-two":
+            assert not [
+                c for c in other.of_kind("ConfigMap") if "dashboard" in c["metadata"]["name"]
+            ]
 
 
 def test_service_monitor_scrapes_the_metrics_service(rendered: dict[str, Rendered]) -> None:
