@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -29,6 +28,7 @@ from smc_testbed.emulator import SmcEmulator
 from smc_testbed.kubemock import EmulatedKubeApi
 from testkit.cluster import create_rj, reason_is, seed, wait_rj
 from testkit.helm import run_helm, template_args
+from testkit.ports import free_port
 from testkit.running import OperatorFactory
 
 pytestmark = pytest.mark.usefixtures("credentials")
@@ -40,13 +40,6 @@ METRICS_EXPORTED = (
 DASHBOARD = (
     Path(__file__).resolve().parents[2] / "deploy/helm/smc-operator/dashboards/smc-operator.json"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def rules_without_waiting() -> dict[str, Any]:

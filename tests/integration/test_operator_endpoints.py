@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import aiohttp
 import pytest
@@ -12,6 +11,7 @@ from smc_operator import wire
 from smc_testbed.emulator import SmcEmulator
 from smc_testbed.kubemock import EmulatedKubeApi
 from testkit.cluster import create_rj, create_secret, reason_is, seed, wait_rj
+from testkit.ports import free_port
 
 from .conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, OperatorFactory
 
@@ -24,12 +24,6 @@ DOCUMENTED = (
     "smc_operator_replicationjobs",
     "smc_operator_rate_limiter_wait_seconds",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def get(url: str) -> tuple[int, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from urllib.parse import quote
@@ -75,12 +74,6 @@ def find_leaks(texts: Mapping[str, str], values: tuple[str, ...] = SECRET_VALUES
                 if needle in text:
                     found.append(f"{source}: {form} of {value[:8]}...")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def new_emulator() -> SmcEmulator:

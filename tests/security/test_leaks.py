@@ -25,6 +25,7 @@ from smc_operator import wire
 from smc_testbed.emulator import SmcEmulator
 from smc_testbed.kubemock import EVENTS, REPLICATION_JOBS, SECRETS, EmulatedKubeApi
 from testkit.cluster import create_rj, create_secret, reason_is, seed, started, wait_rj
+from testkit.ports import free_port
 
 from .conftest import (
     ENV_KEY_ID,
@@ -40,7 +41,6 @@ from .conftest import (
     WRONG_TOKEN,
     OperatorFactory,
     find_leaks,
-    free_port,
     leak_forms,
 )
 
