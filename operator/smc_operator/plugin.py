@@ -107,6 +107,7 @@ def _connect(args: argparse.Namespace) -> tuple[Any, str]:
 
 def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
     from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
 
     try:
         return function(model.GROUP, model.VERSION, *args, **kwargs)
@@ -114,8 +115,9 @@ def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
         if exc.status == 404:
             raise PluginError("not found: " + _object_name(args)) from None
         raise PluginError(f"the API server answered {exc.status} {exc.reason}") from None
-    except OSError as exc:  # urllib3 wraps connection errors in OSError subclasses
-        raise PluginError(f"cannot reach the API server: {exc}") from None
+    except (HTTPError, OSError) as exc:  # refused, unresolvable, TLS: urllib3 after its retries
+        reason = getattr(exc, "reason", None) or exc
+        raise PluginError(f"cannot reach the API server: {reason}") from None
 
 
 def _object_name(args: Sequence[Any]) -> str:
