@@ -76,7 +76,11 @@ async def start_operator(
 
 
 def rj(namespace: str, name: str, job_id: str, **spec: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"jobId": job_id, "start": True, "credentialsSecretRef": {"name": SECRET}}
+    body: dict[str, Any] = {
+        "jobId": job_id,
+        "start": True,
+        "credentialsSecretRef": {"name": SECRET},
+    }
     body.update(spec)
     return {
         "apiVersion": model.API_VERSION,

@@ -19,11 +19,21 @@ from testkit.running import OperatorFactory
 from .conftest import events_for, rj, seed, start_calls, started, wait_reason
 
 #: (name, job, seeding, fault for StartReplicationJob, spec changes) -> (reason, status, code, attempts)
-ROWS: list[tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any], tuple[str, str, str | None, int]]] = [
+ROWS: list[
+    tuple[
+        str, dict[str, Any], dict[str, Any] | None, dict[str, Any], tuple[str, str, str | None, int]
+    ]
+] = [
     ("ok", {}, None, {}, ("Started", "True", None, 1)),
     ("retried", {}, {"code": wire.INTERNAL_ERROR, "count": 2}, {}, ("Started", "True", None, 3)),
     ("throttled", {}, {"code": wire.THROTTLING_USER, "count": 1}, {}, ("Started", "True", None, 2)),
-    ("running", {"status": wire.JOB_RUNNING}, None, {}, ("InvalidStatus", "False", wire.INVALID_STATUS, 1)),
+    (
+        "running",
+        {"status": wire.JOB_RUNNING},
+        None,
+        {},
+        ("InvalidStatus", "False", wire.INVALID_STATUS, 1),
+    ),
     (
         "unavailable",
         {"source_state": wire.SOURCE_UNAVAILABLE},
@@ -31,10 +41,34 @@ ROWS: list[tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any], tup
         {},
         ("SourceServerStateInvalid", "False", wire.SOURCE_SERVER_STATE_INVALID, 1),
     ),
-    ("badkey", {}, None, {"credentialsSecretRef": {"name": "wrong"}}, ("AccessDenied", "False", wire.SIGNATURE_DOES_NOT_MATCH, 1)),
-    ("nocreds", {}, None, {"credentialsSecretRef": {"name": "missing"}}, ("CredentialsNotFound", "False", None, 0)),
-    ("exhausted", {}, {"code": wire.INTERNAL_ERROR, "count": 100}, {}, ("RetriesExhausted", "False", wire.INTERNAL_ERROR, 5)),
-    ("refused", {}, {"code": "InvalidParameter", "http_status": 400, "count": 1}, {}, ("Failed", "False", "InvalidParameter", 1)),
+    (
+        "badkey",
+        {},
+        None,
+        {"credentialsSecretRef": {"name": "wrong"}},
+        ("AccessDenied", "False", wire.SIGNATURE_DOES_NOT_MATCH, 1),
+    ),
+    (
+        "nocreds",
+        {},
+        None,
+        {"credentialsSecretRef": {"name": "missing"}},
+        ("CredentialsNotFound", "False", None, 0),
+    ),
+    (
+        "exhausted",
+        {},
+        {"code": wire.INTERNAL_ERROR, "count": 100},
+        {},
+        ("RetriesExhausted", "False", wire.INTERNAL_ERROR, 5),
+    ),
+    (
+        "refused",
+        {},
+        {"code": "InvalidParameter", "http_status": 400, "count": 1},
+        {},
+        ("Failed", "False", "InvalidParameter", 1),
+    ),
     ("later", {}, None, {"start": False}, ("NotRequested", "False", None, 0)),
 ]
 
@@ -54,7 +88,10 @@ async def test_every_row_of_the_started_table(
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {"name": "wrong", "namespace": namespace},
-            "stringData": {"accessKeyId": "LTAIkubeTierKey00001", "accessKeySecret": "not-the-secret"},
+            "stringData": {
+                "accessKeyId": "LTAIkubeTierKey00001",
+                "accessKeySecret": "not-the-secret",
+            },
         }
     )
     operator = await start_operator(args=("--namespace", namespace))
@@ -67,7 +104,9 @@ async def test_every_row_of_the_started_table(
         *(wait_reason(kube, namespace, name, expected[0]) for name, *_, expected in ROWS),
         wait_reason(kube, namespace, "unknown", "JobNotFound"),
     )
-    for (name, _seeding, _fault, _spec, (reason, status, code, attempts)), obj in zip(ROWS, results, strict=False):
+    for (name, _seeding, _fault, _spec, (reason, status, code, attempts)), obj in zip(
+        ROWS, results, strict=False
+    ):
         condition = started(obj)
         assert (condition["reason"], condition["status"]) == (reason, status), name
         assert condition.get("errorCode") == code, name
@@ -91,7 +130,9 @@ async def test_every_row_of_the_started_table(
     assert retried == [("Normal", "Started"), ("Warning", "Retrying"), ("Warning", "Retrying")]
 
     # start: false -> true is a new generation and a new request.
-    kube.kubectl("-n", namespace, "patch", "rj", "later", "--type=merge", "-p", '{"spec": {"start": true}}')
+    kube.kubectl(
+        "-n", namespace, "patch", "rj", "later", "--type=merge", "-p", '{"spec": {"start": true}}'
+    )
     later = await wait_reason(kube, namespace, "later", "Started")
     assert later["status"]["observedGeneration"] == 2
     assert operator.process is not None and operator.process.returncode is None
@@ -104,7 +145,9 @@ async def test_killed_with_a_start_in_flight_starts_exactly_once(
     job = "j-kubeinflight01"
     seed(smc, job)
     # SMC applies the start at once but answers late: the operator dies before it hears.
-    smc.state.add_fault(wire.START_REPLICATION_JOB, job_id=job, latency_ms=30_000, apply_before_delay=True, count=1)
+    smc.state.add_fault(
+        wire.START_REPLICATION_JOB, job_id=job, latency_ms=30_000, apply_before_delay=True, count=1
+    )
     operator = await start_operator(args=("--namespace", namespace))
     kube.apply(rj(namespace, "inflight", job))
     starting = await wait_reason(kube, namespace, "inflight", "Starting")
@@ -130,7 +173,13 @@ async def test_the_retry_annotation_starts_a_new_request(
     await wait_reason(kube, namespace, "web", "InvalidStatus")
     seed(smc, job, status=wire.JOB_STOPPED)  # somebody fixed the job in SMC
     kube.kubectl(
-        "-n", namespace, "annotate", "rj", "web", "--overwrite", f"{model.RETRY_ANNOTATION}=2026-12-01T12:00:00Z"
+        "-n",
+        namespace,
+        "annotate",
+        "rj",
+        "web",
+        "--overwrite",
+        f"{model.RETRY_ANNOTATION}=2026-12-01T12:00:00Z",
     )
     obj = await wait_reason(kube, namespace, "web", "Started")
     assert obj["status"]["attempts"] == 1
@@ -150,7 +199,13 @@ async def test_a_second_object_for_the_same_job_never_starts_it_twice(
     kube.apply(rj(namespace, "second", job))
     path = '{.status.conditions[?(@.type=="Started")].status}'
     await asyncio.to_thread(
-        kube.kubectl, "-n", namespace, "wait", f"--for=jsonpath={path}=False", "rj/second", "--timeout=60s"
+        kube.kubectl,
+        "-n",
+        namespace,
+        "wait",
+        f"--for=jsonpath={path}=False",
+        "rj/second",
+        "--timeout=60s",
     )
     obj = kube.get("rj", "second", namespace)
     assert started(obj)["reason"] in ("DuplicateJobId", "InvalidStatus")
@@ -165,12 +220,16 @@ async def test_deleting_an_object_while_its_call_is_in_flight_harms_nothing(
     job, other = "j-kubedeleted001", "j-kubedeleted002"
     seed(smc, job)
     seed(smc, other)
-    smc.state.add_fault(wire.START_REPLICATION_JOB, job_id=job, code=wire.INTERNAL_ERROR, latency_ms=1000, count=1)
+    smc.state.add_fault(
+        wire.START_REPLICATION_JOB, job_id=job, code=wire.INTERNAL_ERROR, latency_ms=1000, count=1
+    )
     operator = await start_operator(args=("--namespace", namespace))
     kube.apply(rj(namespace, "web", job))
     async with asyncio.timeout(60):
         await smc.wait_for_calls(1, action=wire.START_REPLICATION_JOB)
-    kube.kubectl("-n", namespace, "delete", "rj", "web", "--wait=true", "--timeout=30s")  # no finalizer
+    kube.kubectl(
+        "-n", namespace, "delete", "rj", "web", "--wait=true", "--timeout=30s"
+    )  # no finalizer
     async with asyncio.timeout(60):
         await smc.wait_for_calls(1, action=wire.START_REPLICATION_JOB, decided=True)
     # The operator carries on: another object is started; the deleted one is not retried.
