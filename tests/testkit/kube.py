@@ -123,7 +123,7 @@ class KubeServer:
         context.load_cert_chain(str(certs / "admin.crt"), str(certs / "admin.key"))
         url = f"https://127.0.0.1:{self.state['apiserver']}{path}" + (f"?{query}" if query else "")
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310
+        request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(request, timeout=60, context=context) as response:  # noqa: S310
