@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,11 +35,17 @@ CRD_NAME = "replicationjobs.smcoperator.io"
 
 
 @pytest.fixture(scope="session")
-def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeServer]:
-    with kube_server(tmp_path_factory.mktemp("kube")) as server:
+def kube(request: pytest.FixtureRequest) -> Iterator[KubeServer]:
+    # Not under pytest's basetemp: another pytest run on the machine may prune that meanwhile.
+    directory = Path(tempfile.mkdtemp(prefix="smc-operator-kube-"))
+    with kube_server(directory) as server:
         server.kubectl("apply", "-f", str(CRD_DIR))
         server.kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
         yield server
+    if request.session.testsfailed:
+        print(f"\nkube-apiserver and etcd logs: {directory / 'logs'}")
+    else:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
