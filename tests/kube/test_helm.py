@@ -4,11 +4,14 @@
 process as the chart's ServiceAccount (a token from ``kubectl create token``) with exactly the
 arguments the chart's Deployment gives it, in both scopes. It must work with exactly the chart's
 grants, with no 403 anywhere in its log, and that identity must be refused outside them.
+The all-namespaces operator also sees the objects earlier tests left in their namespaces (the
+session shares one server); it may act on them, which changes nothing asserted here.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +89,8 @@ async def run_as_chart(
             assert obj["status"]["attempts"] == 1
             assert len(start_calls(smc, job)) == 1
         log = operator.log()
-    assert "403" not in log and "Forbidden" not in log.replace("Forbidden.RAM", ""), log[-3000:]
+    refusal = re.search(r"\b403\b|[Ff]orbidden(?!\.RAM)", log)
+    assert refusal is None, log[max(0, refusal.start() - 1500) : refusal.end() + 500]
     assert "Traceback" not in log
 
 
