@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         from smc_testbed.demo import run_demo
 
-        return run_demo(timeout=args.timeout)
+        return run_demo(timeout=args.timeout, kubeconfig=args.kubeconfig)
     parser.error(f"unknown command {command!r}")
     return EXIT_USAGE  # unreachable: parser.error exits
 
@@ -134,6 +134,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--timeout", type=float, default=120.0, help="give up if the samples do not settle"
+    )
+    demo.add_argument(
+        "--kubeconfig",
+        help="run the samples on this real cluster (in a namespace of their own, deleted "
+        "afterwards; the CRD must be installed) instead of the in-process Kubernetes API",
     )
     return parser
 

@@ -10,6 +10,10 @@ of outcome, and prints a live table like ``kubectl get rj -o wide`` until they s
 - ``files-01``: the source server is Unavailable: SourceServerStateInvalid, no retry;
 - ``later-01``: ``start: false``: NotRequested, no call.
 
+With ``--kubeconfig FILE`` the samples go to that real cluster instead of the in-process API:
+into a namespace of their own (``smc-demo-<random>``), watched by the operator alone, and deleted
+afterwards with everything in it. The CRD must be installed there (``kubectl apply -f crds/``).
+
 Exit status 0 when every sample ends as described, 1 otherwise.
 """
 
@@ -19,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import ssl
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -26,6 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TextIO
+
+import aiohttp
 
 from smc_operator import model, wire
 from smc_operator.conditions import STARTED
@@ -118,8 +125,10 @@ def demo_settings(endpoint: str) -> Settings:
     )
 
 
-def run_demo(timeout: float = 120.0, out: TextIO = sys.stdout) -> int:
-    """Run the demo; the exit status."""
+def run_demo(
+    timeout: float = 120.0, out: TextIO = sys.stdout, kubeconfig: str | None = None
+) -> int:
+    """Run the demo (against the cluster of ``kubeconfig`` if given); the exit status."""
     log_dir = Path(tempfile.mkdtemp(prefix="smc-operator-demo-"))
     log_file = log_dir / "operator.log"
     handler = logging.FileHandler(log_file, encoding="utf-8")
@@ -129,48 +138,154 @@ def run_demo(timeout: float = 120.0, out: TextIO = sys.stdout) -> int:
     root.setLevel(logging.INFO)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
-        return asyncio.run(_demo(timeout, out, log_file))
+        return asyncio.run(_demo(timeout, out, log_file, kubeconfig))
     except KeyboardInterrupt:
         print("\ninterrupted", file=out)
         return 130
 
 
-async def _demo(settle_seconds: float, out: TextIO, log_file: Path) -> int:
+async def _demo(
+    settle_seconds: float, out: TextIO, log_file: Path, kubeconfig: str | None = None
+) -> int:
     access_key_id = "LTAIdemo" + secrets.token_hex(6)
     access_key_secret = secrets.token_urlsafe(24)
+    namespace = NAMESPACE if kubeconfig is None else f"{NAMESPACE}-{secrets.token_hex(3)}"
+    kube_api: EmulatedKubeApi | ClusterApi = (
+        EmulatedKubeApi() if kubeconfig is None else ClusterApi(kubeconfig, namespace)
+    )
     async with (
         SmcEmulator(
             access_keys={access_key_id: access_key_secret},
             default_run_seconds=JOB_RUN_SECONDS,
         ) as smc,
-        EmulatedKubeApi() as kube,
+        kube_api as kube,
     ):
         _seed(smc)
         print(f"SMC emulator:    {smc.url}", file=out)
-        print(f"Kubernetes API:  {kube.url} (kubeconfig {kube.kubeconfig})", file=out)
+        where = "" if kubeconfig is None else f", namespace {namespace}"
+        print(f"Kubernetes API:  {kube.url} (kubeconfig {kube.kubeconfig}{where})", file=out)
         print(f"operator log:    {log_file}\n", file=out)
-        await kube.ensure_namespace(NAMESPACE)
+        try:
+            await kube.ensure_namespace(namespace)
+        except ClusterApiError as exc:
+            print(f"smc-operator demo: {exc}", file=out)
+            return 1
         await kube.create(
             SECRETS,
             {
-                "metadata": {"name": SECRET_NAME, "namespace": NAMESPACE},
+                "metadata": {"name": SECRET_NAME, "namespace": namespace},
                 "stringData": {"accessKeyId": access_key_id, "accessKeySecret": access_key_secret},
             },
         )
         stop = asyncio.Event()
         options = RunOptions(
-            settings=demo_settings(smc.url), kubeconfig=str(kube.kubeconfig), workers=20
+            settings=demo_settings(smc.url),
+            kubeconfig=str(kube.kubeconfig),
+            workers=20,
+            namespaces=() if kubeconfig is None else (namespace,),
         )
         operator = asyncio.create_task(operate(options, stop_flag=stop), name="operator")
         try:
             for sample in SAMPLES:
-                await kube.create(REPLICATION_JOBS, _manifest(sample))
-            objects = await _watch_until_settled(kube, out, settle_seconds)
+                await kube.create(REPLICATION_JOBS, _manifest(sample, namespace))
+            objects = await _watch_until_settled(kube, out, settle_seconds, namespace)
         finally:
             stop.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(operator, timeout=15)
         return _report(objects, smc, out)
+
+
+class ClusterApiError(RuntimeError):
+    """The real cluster refused or lacks what the demo needs; the message says what."""
+
+
+class ClusterApi:
+    """The few calls the demo makes, against a real cluster (``--kubeconfig``), and the cleanup.
+
+    On exit it deletes the demo's namespace and, first, everything the demo put in it (a cluster
+    without kube-controller-manager never empties a deleted namespace by itself).
+    """
+
+    def __init__(self, kubeconfig: str, namespace: str) -> None:
+        from smc_operator.kube import load_connection
+
+        self.kubeconfig = Path(kubeconfig)
+        self.namespace = namespace
+        self._connection = load_connection(kubeconfig)
+        self.url = self._connection.server
+        self._session: aiohttp.ClientSession | None = None
+        self._created_namespace = False
+
+    async def __aenter__(self) -> ClusterApi:
+        connection = self._connection
+        context: ssl.SSLContext | bool = False
+        if connection.server.startswith("https:"):
+            context = ssl.create_default_context(cafile=connection.ca_path)
+            if connection.insecure:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            if connection.certificate_path:
+                context.load_cert_chain(connection.certificate_path, connection.private_key_path)
+        self._session = aiohttp.ClientSession(
+            base_url=connection.server,
+            connector=aiohttp.TCPConnector(ssl=context),
+            timeout=aiohttp.ClientTimeout(total=30),
+        )
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        try:
+            if self._created_namespace:
+                for resource in (REPLICATION_JOBS, SECRETS):
+                    await self._call("DELETE", _collection(resource, self.namespace), ok=(404,))
+                await self._call("DELETE", f"/api/v1/namespaces/{self.namespace}", ok=(404,))
+        finally:
+            if self._session is not None:
+                await self._session.close()
+
+    async def _call(
+        self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = ()
+    ) -> dict[str, Any]:
+        assert self._session is not None, "use async with"
+        headers = {"Content-Type": "application/json"}
+        authorization = self._connection.authorization()
+        if authorization:
+            headers["Authorization"] = authorization
+        for _ in range(30):
+            async with self._session.request(method, path, json=body, headers=headers) as response:
+                answer: dict[str, Any] = await response.json(content_type=None) or {}
+                retry_after = response.headers.get("Retry-After", "1")
+            # A real API server answers 429 while a just-established CRD's storage initialises.
+            if response.status != 429:
+                break
+            await asyncio.sleep(min(float(retry_after) if retry_after.isdigit() else 1.0, 5.0))
+        if response.status >= 400 and response.status not in ok:
+            message = answer.get("message", response.reason)
+            raise ClusterApiError(f"{method} {path}: HTTP {response.status}: {message}")
+        return answer
+
+    async def ensure_namespace(self, name: str) -> None:
+        await self._call("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
+        self._created_namespace = True
+        try:
+            await self._call("GET", _collection(REPLICATION_JOBS, name))
+        except ClusterApiError as exc:
+            raise ClusterApiError(
+                f"{exc}; is the ReplicationJob CRD installed? kubectl apply -f crds/"
+            ) from None
+
+    async def create(self, resource: Any, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._call("POST", _collection(resource, self.namespace), dict(body))
+
+    async def list(self, resource: Any, *, namespace: str) -> dict[str, Any]:
+        return await self._call("GET", _collection(resource, namespace))
+
+
+def _collection(resource: Any, namespace: str) -> str:
+    """The namespaced collection path of a kmock ``Resource`` (group, version, plural)."""
+    prefix = f"/apis/{resource.group}/{resource.version}" if resource.group else "/api/v1"
+    return f"{prefix}/namespaces/{namespace}/{resource.plural}"
 
 
 def _seed(smc: SmcEmulator) -> None:
@@ -187,11 +302,11 @@ def _seed(smc: SmcEmulator) -> None:
             )
 
 
-def _manifest(sample: Sample) -> dict[str, Any]:
+def _manifest(sample: Sample, namespace: str = NAMESPACE) -> dict[str, Any]:
     return {
         "apiVersion": model.API_VERSION,
         "kind": model.KIND,
-        "metadata": {"name": sample.name, "namespace": NAMESPACE},
+        "metadata": {"name": sample.name, "namespace": namespace},
         "spec": {
             "jobId": sample.job_id,
             "regionId": "cn-hangzhou",
@@ -262,14 +377,17 @@ def _age(obj: Mapping[str, Any], now: datetime) -> str:
 
 
 async def _watch_until_settled(
-    kube: EmulatedKubeApi, out: TextIO, settle_seconds: float
+    kube: EmulatedKubeApi | ClusterApi,
+    out: TextIO,
+    settle_seconds: float,
+    namespace: str = NAMESPACE,
 ) -> list[Mapping[str, Any]]:
     interactive = out.isatty()
     shown = ""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settle_seconds
     while True:
-        listing = await kube.list(REPLICATION_JOBS, namespace=NAMESPACE)
+        listing = await kube.list(REPLICATION_JOBS, namespace=namespace)
         objects: list[Mapping[str, Any]] = listing.get("items", [])
         text = table(objects, datetime.now(UTC))
         done = len(objects) == len(SAMPLES) and all(settled(o) for o in objects)
