@@ -183,6 +183,8 @@ def _script(script: Path, directory: Path, *args: str) -> None:
         text=True,
         timeout=UP_TIMEOUT_SECONDS,
         check=False,
+        # kube-up's watchdog stops the servers if this process dies without its finalizers.
+        env={**os.environ, "SMC_OPERATOR_KUBE_OWNER_PID": str(os.getpid())},
     )
     if result.returncode != 0:
         raise KubeUnavailableError(
