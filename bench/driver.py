@@ -42,6 +42,7 @@ from bench.kubeapi import (
     count_requests,
     count_watch_events,
 )
+from bench.realkube import RealKube
 from bench.servers import READY_PREFIX as KUBE_READY_PREFIX
 from bench.smcapi import SmcControl
 
@@ -122,6 +123,8 @@ class PhaseOptions:
     operator_path: Path | None = None
     #: What-if kopf settings (``{"queueing.idle_timeout": 0.5}``), see ``bench/whatif``.
     kopf_settings: Mapping[str, Any] = field(default_factory=dict)
+    #: ``kmock``: the emulated Kubernetes API; ``real``: a real kube-apiserver (bench.realkube).
+    kube: str = "kmock"
 
     @property
     def deadline_seconds(self) -> float:
@@ -162,11 +165,13 @@ def settled(obj: Mapping[str, Any]) -> bool:
 class Stack:
     """The emulated Kubernetes API and the SMC emulator, each in a process of its own."""
 
-    def __init__(self, workdir: Path, *, kube: bool = True) -> None:
+    def __init__(self, workdir: Path, *, kube: bool = True, real: bool = False) -> None:
         self.workdir = workdir
         self.with_kube = kube
         self.kubeconfig = workdir / "kubeconfig"
-        self.kube: procs.Child | None = None
+        self.kube: procs.Child | RealKube | None = None
+        #: ``--kube real``: a real kube-apiserver (scripts/kube-up) instead of the emulated API.
+        self.real: RealKube | None = RealKube(workdir / "kube") if real and kube else None
         self.smc: procs.Child | None = None
         self.kube_url = ""
         self.smc_url = ""
@@ -195,7 +200,11 @@ class Stack:
             )
             await self.smc.start(ready_prefix=SMC_READY_PREFIX)
             self.smc_url = self.smc.ready_line.split()[0]
-            if self.with_kube:
+            if self.real is not None:
+                self.kube = await self.real.__aenter__()
+                self.kubeconfig = self.real.kubeconfig
+                self.kube_url = self.real.url
+            elif self.with_kube:
                 self.kube = procs.Child(
                     "kube-api",
                     [
@@ -221,8 +230,10 @@ class Stack:
         await self.close()
 
     async def close(self) -> None:
+        if self.real is not None:
+            await self.real.__aexit__()
         for child in (self.kube, self.smc):
-            if child is not None:
+            if isinstance(child, procs.Child):
                 await child.stop(limit=5)
 
 
@@ -483,12 +494,13 @@ async def run_phase(options: PhaseOptions) -> dict[str, Any]:
     n = options.objects
     names_and_jobs = [(f"rj-{i:05d}", job) for i, job in enumerate(job_ids(options.kind, n))]
     async with (
-        Stack(options.workdir) as stack,
+        Stack(options.workdir, real=options.kube == "real") as stack,
         SmcControl(stack.smc_url) as smc,
         KubeHttp(stack.kube_url, agent=DRIVER_AGENT, connections=64) as kube,
     ):
         assert stack.kube is not None
         assert stack.smc is not None
+        counting = stack.real if stack.real is not None else kube  # who counts the requests
         await smc.seed_jobs([job for _, job in names_and_jobs])
         await kube.ensure_namespace(NAMESPACE)
         if options.credentials == "secret":
@@ -513,10 +525,10 @@ async def run_phase(options: PhaseOptions) -> dict[str, Any]:
         try:
             if options.profile and options.kind == "operator":
                 await find_profiled_pid(target)
-            await wait_for_watch(kube, agents)
+            await wait_for_watch(counting, agents)
             ready_seconds = time.perf_counter() - began_start
             startup = target.usage()
-            await kube.reset_counters()
+            await counting.reset_counters()
             before = {
                 "target": target.usage(),
                 "kube": stack.kube.usage(),
@@ -539,14 +551,14 @@ async def run_phase(options: PhaseOptions) -> dict[str, Any]:
             except TimeoutError:
                 timed_out = True
             last_settled = max(observer.settled.values(), default=time.perf_counter())
-            await wait_until_quiet(kube, options.quiet_seconds)
+            await wait_until_quiet(counting, options.quiet_seconds)
             after = {
                 "target": target.usage(),
                 "kube": stack.kube.usage(),
                 "smc": stack.smc.usage(),
                 "driver": self_usage(),
             }
-            counters = await kube.counters(agents)
+            counters = await counting.counters(agents)
             watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watching

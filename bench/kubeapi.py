@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import ssl
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
@@ -18,6 +21,8 @@ GROUP: Final = "smcoperator.io"
 VERSION: Final = "v1alpha1"
 PLURAL: Final = "replicationjobs"
 MERGE_PATCH: Final = "application/merge-patch+json"
+#: With the real API server (``--kube real``): the directory of scripts/kube-up's certificates.
+REAL_KUBE_CERTS: Final = "BENCH_REAL_KUBE_CERTS"
 
 
 class KubeApiError(Exception):
@@ -47,11 +52,20 @@ class KubeHttp:
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
 
+    def _tls(self) -> ssl.SSLContext | bool:
+        """For the real API server (https): scripts/kube-up's CA and admin client certificate."""
+        if not self.url.startswith("https:"):
+            return True
+        certs = Path(os.environ[REAL_KUBE_CERTS])
+        context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+        context.load_cert_chain(str(certs / "admin.crt"), str(certs / "admin.key"))
+        return context
+
     async def __aenter__(self) -> KubeHttp:
         self._session = aiohttp.ClientSession(
             base_url=self.url,
             headers={"User-Agent": f"{self.agent}/1", "Accept": "application/json"},
-            connector=aiohttp.TCPConnector(limit=self._connections),
+            connector=aiohttp.TCPConnector(limit=self._connections, ssl=self._tls()),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
         )
         return self

@@ -109,7 +109,13 @@ def render(document: Mapping[str, Any]) -> str:
         f"{', what-if kopf settings ' + str(what_if) if what_if else ''}.",
         f"Settings: QPS {options['qps'] or 'unlimited'}, concurrency (kopf workers / floor "
         f"semaphore) {options['concurrency']}, creates {options['createConcurrency']} at a time, "
-        f"credentials {options['credentials']}.",
+        f"credentials {options['credentials']}, Kubernetes API "
+        + (
+            "a real kube-apiserver (scripts/kube-up; requests counted from its audit log, "
+            "watch events not counted)."
+            if options.get("kube") == "real"
+            else "emulated (kmock with the fidelity layer)."
+        ),
         "",
         "| N | run | all Started (s) | latency p50 / p95 / p99 (s) | Start calls | Describe "
         "calls | time vs system floor | time vs SMC floor |",

@@ -78,6 +78,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--workdir", type=Path, help="logs and profiles; default: a temp dir")
     parser.add_argument("--label", default="", help="a note stored with the results")
+    parser.add_argument(
+        "--kube",
+        choices=("kmock", "real"),
+        default="kmock",
+        help="kmock: the emulated Kubernetes API; real: a real kube-apiserver from scripts/kube-up "
+        "(needs Go; request counts from its audit log, no watch-event counts)",
+    )
     return parser.parse_args(argv)
 
 
@@ -106,6 +113,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "operatorPath": str(args.operator_path) if args.operator_path else None,
             "kopfSettings": kopf_settings,
             "profile": args.profile,
+            "kube": args.kube,
             "workdir": str(workdir),
         },
         "results": {},
@@ -129,6 +137,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 operator_settings=settings,
                 operator_path=args.operator_path,
                 kopf_settings=kopf_settings,
+                kube=args.kube,
             )
             print(f"# N={n}: {kind} ...", file=sys.stderr, flush=True)
             result = await run_phase(options)

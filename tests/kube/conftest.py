@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,24 @@ def kube(request: pytest.FixtureRequest) -> Iterator[KubeServer]:
     with kube_server(directory) as server:
         server.kubectl("apply", "-f", str(CRD_DIR))
         server.kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
+        wait_until_servable(server)
         yield server
     if request.session.testsfailed:
         print(f"\nkube-apiserver and etcd logs: {directory / 'logs'}")
     else:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def wait_until_servable(server: KubeServer) -> None:
+    """Established is not yet servable: for a moment the server answers 429 "storage is
+    (re)initializing". kubectl waits that out with a watch on nothing: a bounded list retry."""
+    path = "/apis/smcoperator.io/v1alpha1/replicationjobs"
+    for _ in range(300):
+        status, _answer = server.request("GET", path, query="limit=1")
+        if status == 200:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"GET {path} never answered 200 after the CRD was Established")
 
 
 @pytest.fixture
