@@ -272,6 +272,8 @@ async def clean_up(*, memo: Any, **_: Any) -> None:
                 await task
     if runtime.kube is not None:
         await runtime.kube.close()
+    if runtime.smc is not None:
+        await runtime.smc.close()
     runtime.metrics.close()
 
 
