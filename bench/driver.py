@@ -122,6 +122,8 @@ class PhaseOptions:
     operator_path: Path | None = None
     #: What-if kopf settings (``{"queueing.idle_timeout": 0.5}``), see ``bench/whatif``.
     kopf_settings: Mapping[str, Any] = field(default_factory=dict)
+    #: SMC over HTTPS (as production) with the emulator's generated CA; False: plain HTTP.
+    tls: bool = True
 
     @property
     def deadline_seconds(self) -> float:
@@ -162,9 +164,11 @@ def settled(obj: Mapping[str, Any]) -> bool:
 class Stack:
     """The emulated Kubernetes API and the SMC emulator, each in a process of its own."""
 
-    def __init__(self, workdir: Path, *, kube: bool = True) -> None:
+    def __init__(self, workdir: Path, *, kube: bool = True, tls: bool = True) -> None:
         self.workdir = workdir
         self.with_kube = kube
+        #: Over HTTPS (the default, as production), the CA the emulator generated.
+        self.ca_file: Path | None = workdir / "smc-tls" / "ca.pem" if tls else None
         self.kubeconfig = workdir / "kubeconfig"
         self.kube: procs.Child | None = None
         self.smc: procs.Child | None = None
@@ -189,6 +193,7 @@ class Stack:
                     f"{ACCESS_KEY_ID}:{ACCESS_KEY_SECRET}",
                     "--run-seconds",
                     "86400",
+                    *(["--tls-dir", str(self.ca_file.parent)] if self.ca_file else []),
                 ],
                 log_path=self.workdir / "smc-emulator.log",
                 env=env,
@@ -239,6 +244,8 @@ def operator_child(
     env = base_env()
     env.update(OPERATOR_SETTINGS)
     env["SMC_OPERATOR_ENDPOINT"] = stack.smc_url
+    if stack.ca_file is not None:
+        env["SMC_OPERATOR_CA_FILE"] = str(stack.ca_file)
     env["SMC_OPERATOR_QPS"] = f"{options.qps:g}"
     env.update(options.operator_settings)
     env.update(settings or {})
@@ -276,6 +283,11 @@ def operator_child(
     return procs.Child("operator", argv, log_path=options.workdir / log_name, env=env, cwd=ROOT)
 
 
+def ca_args(stack: Stack) -> list[str]:
+    """The floors trust the emulator's CA as the operator does (``SMC_OPERATOR_CA_FILE``)."""
+    return ["--ca-file", str(stack.ca_file)] if stack.ca_file is not None else []
+
+
 def system_floor_child(stack: Stack, options: PhaseOptions) -> procs.Child:
     argv = [
         procs.python(),
@@ -292,6 +304,7 @@ def system_floor_child(stack: Stack, options: PhaseOptions) -> procs.Child:
         f"{options.qps:g}",
         "--concurrency",
         str(options.concurrency),
+        *ca_args(stack),
     ]
     return procs.Child(
         "system-floor",
@@ -411,7 +424,10 @@ def self_usage() -> procs.Usage:
 async def run_smc_floor(options: PhaseOptions) -> dict[str, Any]:
     options.workdir.mkdir(parents=True, exist_ok=True)
     result_file = options.workdir / "smc-floor.json"
-    async with Stack(options.workdir, kube=False) as stack, SmcControl(stack.smc_url) as smc:
+    async with (
+        Stack(options.workdir, kube=False, tls=options.tls) as stack,
+        SmcControl(stack.smc_url, stack.ca_file) as smc,
+    ):
         assert stack.smc is not None
         jobs = job_ids("smc", options.objects)
         await smc.seed_jobs(jobs)
@@ -435,6 +451,7 @@ async def run_smc_floor(options: PhaseOptions) -> dict[str, Any]:
                 str(options.concurrency),
                 "--result",
                 str(result_file),
+                *ca_args(stack),
             ],
             log_path=options.workdir / "smc-floor.log",
             env=base_env(),
@@ -483,8 +500,8 @@ async def run_phase(options: PhaseOptions) -> dict[str, Any]:
     n = options.objects
     names_and_jobs = [(f"rj-{i:05d}", job) for i, job in enumerate(job_ids(options.kind, n))]
     async with (
-        Stack(options.workdir) as stack,
-        SmcControl(stack.smc_url) as smc,
+        Stack(options.workdir, tls=options.tls) as stack,
+        SmcControl(stack.smc_url, stack.ca_file) as smc,
         KubeHttp(stack.kube_url, agent=DRIVER_AGENT, connections=64) as kube,
     ):
         assert stack.kube is not None

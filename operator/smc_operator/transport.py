@@ -112,13 +112,15 @@ class Transport:
         request_timeout_seconds: float,
         ca_file: Path | None = None,
         connection_limit: int = CONNECTION_LIMIT,
+        pooled: bool = True,
     ) -> None:
+        """``pooled=False`` leaves every call to the SDK's own path (to measure it)."""
         self._timeout = request_timeout_seconds
         self._ca_file = ca_file
         self._limit = connection_limit
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
         self._contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
-        self.enabled = install()
+        self.enabled = pooled and install()
 
     @contextlib.contextmanager
     def bound(self) -> Iterator[None]:
