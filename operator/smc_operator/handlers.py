@@ -80,6 +80,7 @@ class Runtime:
     starter: Starter | None = None
     refresher_task: asyncio.Task[None] | None = None
     housekeeping_task: asyncio.Task[None] | None = None
+    loop_lag_task: asyncio.Task[None] | None = None
 
     @property
     def settings(self) -> Settings:
@@ -210,6 +211,9 @@ async def start_up(*, memo: Any, **_: Any) -> None:
         random=random.SystemRandom().random,
     )
     runtime.housekeeping_task = asyncio.create_task(_housekeeping(runtime.smc), name="housekeeping")
+    runtime.loop_lag_task = asyncio.create_task(
+        runtime.metrics.watch_event_loop(), name="event-loop-lag"
+    )
     if settings.poll_interval_seconds > 0:
         refresher = JobRefresher(
             runtime.smc,
@@ -265,7 +269,7 @@ async def _active(runtime: Runtime) -> bool:
 @kopf.on.cleanup()
 async def clean_up(*, memo: Any, **_: Any) -> None:
     runtime: Runtime = memo.runtime
-    for task in (runtime.refresher_task, runtime.housekeeping_task):
+    for task in (runtime.refresher_task, runtime.housekeeping_task, runtime.loop_lag_task):
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
