@@ -19,6 +19,7 @@ from urllib.parse import quote
 import pytest
 
 from smc_testbed.emulator import SmcEmulator
+from smc_testbed.emulator.tls import TlsFiles
 from smc_testbed.kubemock import EmulatedKubeApi
 from testkit.running import OperatorFactory, operator_factory
 
@@ -83,17 +84,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def new_emulator() -> SmcEmulator:
+def new_emulator(tls: TlsFiles | None = None) -> SmcEmulator:
     return SmcEmulator(
         access_keys={KEY_ID: KEY_SECRET, STS_KEY_ID: STS_SECRET, ENV_KEY_ID: ENV_SECRET},
         sts_tokens={STS_KEY_ID: STS_TOKEN},
+        tls=tls,
     )
 
 
 @pytest.fixture
-async def smc() -> AsyncIterator[SmcEmulator]:
-    """The SMC emulator on 127.0.0.1 (plain http, as the operator allows for loopback)."""
-    async with new_emulator() as emulator:
+async def smc(smc_tls: TlsFiles) -> AsyncIterator[SmcEmulator]:
+    """The SMC emulator on 127.0.0.1 over HTTPS (the operator trusts its CA)."""
+    async with new_emulator(tls=smc_tls) as emulator:
         yield emulator
 
 
@@ -103,6 +105,6 @@ async def start_operator(
 ) -> AsyncIterator[OperatorFactory]:
     """Start ``smc-operator run``; ``settings`` are ``SMC_OPERATOR_*`` values by short name."""
     async with operator_factory(
-        kubeconfig=kube_api.kubeconfig, smc_url=smc.url, log_dir=tmp_path
+        kubeconfig=kube_api.kubeconfig, smc_url=smc.url, log_dir=tmp_path, ca_file=smc.ca_file
     ) as start:
         yield start

@@ -53,7 +53,13 @@ def clock() -> FakeClock:
 async def starter(
     kube_api: EmulatedKubeApi, smc: SmcEmulator, clock: FakeClock
 ) -> AsyncIterator[Starter]:
-    settings = load_settings({"SMC_OPERATOR_ENDPOINT": smc.url, "SMC_OPERATOR_QPS": "0"})
+    settings = load_settings(
+        {
+            "SMC_OPERATOR_ENDPOINT": smc.url,
+            "SMC_OPERATOR_QPS": "0",
+            "SMC_OPERATOR_CA_FILE": str(smc.ca_file),
+        }
+    )
     kube = KubeClient(KubeConnection(server=kube_api.url))
     smc_client = SmcClient(settings, clock=clock)
     try:
