@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import statistics
 import tempfile
 import time
@@ -33,6 +34,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
+
+import aiohttp
 
 from bench import procs
 from bench.kubeapi import (
@@ -283,6 +286,50 @@ def operator_child(
     return procs.Child("operator", argv, log_path=options.workdir / log_name, env=env, cwd=ROOT)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+LAG_METRIC: Final = "smc_operator_event_loop_lag_seconds_bucket"
+
+
+async def loop_lag_buckets(kind: str, port: int) -> dict[float, float]:
+    """The operator's ``smc_operator_event_loop_lag_seconds`` buckets (cumulative counts by
+    upper bound), read from its ``/metrics``; empty for the floors."""
+    if kind != "operator":
+        return {}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                    text = await response.text()
+                    break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+        else:
+            return {}
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(LAG_METRIC + "{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def loop_lag(before: Mapping[float, float], after: Mapping[float, float]) -> dict[str, Any]:
+    """The phase's event-loop lag from the histogram's growth: the bucket bounds holding the
+    99th percentile and the largest tick (upper bounds, ``inf`` past the last bucket)."""
+    delta = {bound: after[bound] - before.get(bound, 0.0) for bound in sorted(after)}
+    ticks = delta.get(float("inf"), 0.0)
+    if not ticks:
+        return {"ticks": 0, "p99Seconds": None, "maxSeconds": None}
+    p99 = next(bound for bound, count in delta.items() if count >= 0.99 * ticks)
+    largest = next(bound for bound, count in delta.items() if count >= ticks)
+    return {"ticks": int(ticks), "p99Seconds": p99, "maxSeconds": largest}
+
+
 def ca_args(stack: Stack) -> list[str]:
     """The floors trust the emulator's CA as the operator does (``SMC_OPERATOR_CA_FILE``)."""
     return ["--ca-file", str(stack.ca_file)] if stack.ca_file is not None else []
@@ -466,6 +513,7 @@ async def run_smc_floor(options: PhaseOptions) -> dict[str, Any]:
             raise RuntimeError(f"the SMC floor failed; see {floor.log_path}")
         outcome = json.loads(result_file.read_text())
         calls = await smc.calls(action="StartReplicationJob")
+        describe_calls = await smc.calls(action="DescribeReplicationJobs")
     durations = outcome.pop("durations")
     n = options.objects
     return {
@@ -480,11 +528,12 @@ async def run_smc_floor(options: PhaseOptions) -> dict[str, Any]:
             "p99": percentile(durations, 0.99),
         },
         "startCalls": len(calls),
-        "describeCalls": 0,
+        "describeCalls": len(describe_calls),
         "failures": outcome["failureCount"],
         "target": {
             "cpuSeconds": outcome["cpuSeconds"],
             "cpuMsPerObject": 1000 * outcome["cpuSeconds"] / n,
+            "describeCpuMsPerCall": 1000 * outcome["describeCpuSeconds"] / n,
             "peakRssBytes": outcome["peakRssBytes"],
         },
         "smcEmulator": {"cpuSeconds": smc_after.cpu_seconds - smc_before.cpu_seconds},
@@ -520,8 +569,11 @@ async def run_phase(options: PhaseOptions) -> dict[str, Any]:
                     },
                 },
             )
+        metrics_port = free_port()
         target = (
-            operator_child(stack, options)
+            operator_child(
+                stack, options, settings={"SMC_OPERATOR_METRICS_PORT": str(metrics_port)}
+            )
             if options.kind == "operator"
             else system_floor_child(stack, options)
         )
@@ -534,6 +586,7 @@ async def run_phase(options: PhaseOptions) -> dict[str, Any]:
             ready_seconds = time.perf_counter() - began_start
             startup = target.usage()
             await kube.reset_counters()
+            lag_before = await loop_lag_buckets(options.kind, metrics_port)
             before = {
                 "target": target.usage(),
                 "kube": stack.kube.usage(),
@@ -564,6 +617,7 @@ async def run_phase(options: PhaseOptions) -> dict[str, Any]:
                 "driver": self_usage(),
             }
             counters = await kube.counters(agents)
+            lag_after = await loop_lag_buckets(options.kind, metrics_port)
             watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watching
@@ -632,6 +686,7 @@ async def run_phase(options: PhaseOptions) -> dict[str, Any]:
             "peakRssBytes": after["smc"].peak_rss_bytes,
         },
         "driver": {"cpuSeconds": after["driver"].cpu_seconds - before["driver"].cpu_seconds},
+        "eventLoopLag": loop_lag(lag_before, lag_after),
         "workdir": str(options.workdir),
     }
     if options.profile and options.kind == "operator":
