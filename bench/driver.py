@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import statistics
 import tempfile
 import time
@@ -33,6 +34,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
+
+import aiohttp
 
 from bench import procs
 from bench.kubeapi import (
@@ -125,6 +128,8 @@ class PhaseOptions:
     kopf_settings: Mapping[str, Any] = field(default_factory=dict)
     #: ``kmock``: the emulated Kubernetes API; ``real``: a real kube-apiserver (bench.realkube).
     kube: str = "kmock"
+    #: SMC over HTTPS (as production) with the emulator's generated CA; False: plain HTTP.
+    tls: bool = True
 
     @property
     def deadline_seconds(self) -> float:
@@ -165,9 +170,13 @@ def settled(obj: Mapping[str, Any]) -> bool:
 class Stack:
     """The emulated Kubernetes API and the SMC emulator, each in a process of its own."""
 
-    def __init__(self, workdir: Path, *, kube: bool = True, real: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, *, kube: bool = True, real: bool = False, tls: bool = True
+    ) -> None:
         self.workdir = workdir
         self.with_kube = kube
+        #: Over HTTPS (the default, as production), the CA the emulator generated.
+        self.ca_file: Path | None = workdir / "smc-tls" / "ca.pem" if tls else None
         self.kubeconfig = workdir / "kubeconfig"
         self.kube: procs.Child | RealKube | None = None
         #: ``--kube real``: a real kube-apiserver (scripts/kube-up) instead of the emulated API.
@@ -194,6 +203,7 @@ class Stack:
                     f"{ACCESS_KEY_ID}:{ACCESS_KEY_SECRET}",
                     "--run-seconds",
                     "86400",
+                    *(["--tls-dir", str(self.ca_file.parent)] if self.ca_file else []),
                 ],
                 log_path=self.workdir / "smc-emulator.log",
                 env=env,
@@ -250,6 +260,8 @@ def operator_child(
     env = base_env()
     env.update(OPERATOR_SETTINGS)
     env["SMC_OPERATOR_ENDPOINT"] = stack.smc_url
+    if stack.ca_file is not None:
+        env["SMC_OPERATOR_CA_FILE"] = str(stack.ca_file)
     env["SMC_OPERATOR_QPS"] = f"{options.qps:g}"
     env.update(options.operator_settings)
     env.update(settings or {})
@@ -287,6 +299,55 @@ def operator_child(
     return procs.Child("operator", argv, log_path=options.workdir / log_name, env=env, cwd=ROOT)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+LAG_METRIC: Final = "smc_operator_event_loop_lag_seconds_bucket"
+
+
+async def loop_lag_buckets(kind: str, port: int) -> dict[float, float]:
+    """The operator's ``smc_operator_event_loop_lag_seconds`` buckets (cumulative counts by
+    upper bound), read from its ``/metrics``; empty for the floors."""
+    if kind != "operator":
+        return {}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                    text = await response.text()
+                    break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+        else:
+            return {}
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(LAG_METRIC + "{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def loop_lag(before: Mapping[float, float], after: Mapping[float, float]) -> dict[str, Any]:
+    """The phase's event-loop lag from the histogram's growth: the bucket bounds holding the
+    99th percentile and the largest tick (upper bounds, ``inf`` past the last bucket)."""
+    delta = {bound: after[bound] - before.get(bound, 0.0) for bound in sorted(after)}
+    ticks = delta.get(float("inf"), 0.0)
+    if not ticks:
+        return {"ticks": 0, "p99Seconds": None, "maxSeconds": None}
+    p99 = next(bound for bound, count in delta.items() if count >= 0.99 * ticks)
+    largest = next(bound for bound, count in delta.items() if count >= ticks)
+    return {"ticks": int(ticks), "p99Seconds": p99, "maxSeconds": largest}
+
+
+def ca_args(stack: Stack) -> list[str]:
+    """The floors trust the emulator's CA as the operator does (``SMC_OPERATOR_CA_FILE``)."""
+    return ["--ca-file", str(stack.ca_file)] if stack.ca_file is not None else []
+
+
 def system_floor_child(stack: Stack, options: PhaseOptions) -> procs.Child:
     argv = [
         procs.python(),
@@ -303,6 +364,7 @@ def system_floor_child(stack: Stack, options: PhaseOptions) -> procs.Child:
         f"{options.qps:g}",
         "--concurrency",
         str(options.concurrency),
+        *ca_args(stack),
     ]
     return procs.Child(
         "system-floor",
@@ -422,7 +484,10 @@ def self_usage() -> procs.Usage:
 async def run_smc_floor(options: PhaseOptions) -> dict[str, Any]:
     options.workdir.mkdir(parents=True, exist_ok=True)
     result_file = options.workdir / "smc-floor.json"
-    async with Stack(options.workdir, kube=False) as stack, SmcControl(stack.smc_url) as smc:
+    async with (
+        Stack(options.workdir, kube=False, tls=options.tls) as stack,
+        SmcControl(stack.smc_url, stack.ca_file) as smc,
+    ):
         assert stack.smc is not None
         jobs = job_ids("smc", options.objects)
         await smc.seed_jobs(jobs)
@@ -446,6 +511,7 @@ async def run_smc_floor(options: PhaseOptions) -> dict[str, Any]:
                 str(options.concurrency),
                 "--result",
                 str(result_file),
+                *ca_args(stack),
             ],
             log_path=options.workdir / "smc-floor.log",
             env=base_env(),
@@ -460,6 +526,7 @@ async def run_smc_floor(options: PhaseOptions) -> dict[str, Any]:
             raise RuntimeError(f"the SMC floor failed; see {floor.log_path}")
         outcome = json.loads(result_file.read_text())
         calls = await smc.calls(action="StartReplicationJob")
+        describe_calls = await smc.calls(action="DescribeReplicationJobs")
     durations = outcome.pop("durations")
     n = options.objects
     return {
@@ -474,11 +541,12 @@ async def run_smc_floor(options: PhaseOptions) -> dict[str, Any]:
             "p99": percentile(durations, 0.99),
         },
         "startCalls": len(calls),
-        "describeCalls": 0,
+        "describeCalls": len(describe_calls),
         "failures": outcome["failureCount"],
         "target": {
             "cpuSeconds": outcome["cpuSeconds"],
             "cpuMsPerObject": 1000 * outcome["cpuSeconds"] / n,
+            "describeCpuMsPerCall": 1000 * outcome["describeCpuSeconds"] / n,
             "peakRssBytes": outcome["peakRssBytes"],
         },
         "smcEmulator": {"cpuSeconds": smc_after.cpu_seconds - smc_before.cpu_seconds},
@@ -494,8 +562,8 @@ async def run_phase(options: PhaseOptions) -> dict[str, Any]:
     n = options.objects
     names_and_jobs = [(f"rj-{i:05d}", job) for i, job in enumerate(job_ids(options.kind, n))]
     async with (
-        Stack(options.workdir, real=options.kube == "real") as stack,
-        SmcControl(stack.smc_url) as smc,
+        Stack(options.workdir, real=options.kube == "real", tls=options.tls) as stack,
+        SmcControl(stack.smc_url, stack.ca_file) as smc,
         KubeHttp(stack.kube_url, agent=DRIVER_AGENT, connections=64) as kube,
     ):
         assert stack.kube is not None
@@ -515,8 +583,11 @@ async def run_phase(options: PhaseOptions) -> dict[str, Any]:
                     },
                 },
             )
+        metrics_port = free_port()
         target = (
-            operator_child(stack, options)
+            operator_child(
+                stack, options, settings={"SMC_OPERATOR_METRICS_PORT": str(metrics_port)}
+            )
             if options.kind == "operator"
             else system_floor_child(stack, options)
         )
@@ -529,6 +600,7 @@ async def run_phase(options: PhaseOptions) -> dict[str, Any]:
             ready_seconds = time.perf_counter() - began_start
             startup = target.usage()
             await counting.reset_counters()
+            lag_before = await loop_lag_buckets(options.kind, metrics_port)
             before = {
                 "target": target.usage(),
                 "kube": stack.kube.usage(),
@@ -559,6 +631,7 @@ async def run_phase(options: PhaseOptions) -> dict[str, Any]:
                 "driver": self_usage(),
             }
             counters = await counting.counters(agents)
+            lag_after = await loop_lag_buckets(options.kind, metrics_port)
             watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watching
@@ -627,6 +700,7 @@ async def run_phase(options: PhaseOptions) -> dict[str, Any]:
             "peakRssBytes": after["smc"].peak_rss_bytes,
         },
         "driver": {"cpuSeconds": after["driver"].cpu_seconds - before["driver"].cpu_seconds},
+        "eventLoopLag": loop_lag(lag_before, lag_after),
         "workdir": str(options.workdir),
     }
     if options.profile and options.kind == "operator":

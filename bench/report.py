@@ -82,6 +82,10 @@ def _ratio(numerator: float, denominator: float) -> str:
     return f"{numerator / denominator:.1f}x" if denominator > 0 else "n/a"
 
 
+def _ms(seconds: float) -> str:
+    return "inf" if seconds == float("inf") else f"{1000 * seconds:g}"
+
+
 def _s(seconds: float) -> str:
     return f"{seconds:.2f}"
 
@@ -163,6 +167,27 @@ def render(document: Mapping[str, Any]) -> str:
                 f"| {per['watchEvents']:.2f} | {target['cpuMsPerObject']:.2f} | "
                 f"{target['peakRssBytes'] / MB:.0f} | {kube_cpu:.2f} | {smc_cpu:.2f} |"
             )
+    lines += [
+        "",
+        f"SMC client and event loop (SMC over {options.get('smcProtocol', 'http').upper()}): "
+        "client CPU per call from the SMC floor (the SDK on the operator's transport), the "
+        "operator's CPU per object, and the operator's event-loop lag during the phase "
+        "(bucket upper bounds of smc_operator_event_loop_lag_seconds)",
+        "",
+        "| N | client CPU ms per Start | client CPU ms per Describe | operator CPU ms/obj "
+        "| operator loop lag p99 / max (ms) |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for n, phases in document["results"].items():
+        floor, op = phases.get("smc"), phases.get("operator")
+        start = f"{floor['target']['cpuMsPerObject']:.2f}" if floor else "-"
+        describe = f"{floor['target'].get('describeCpuMsPerCall', 0.0):.2f}" if floor else "-"
+        cpu = f"{op['target']['cpuMsPerObject']:.2f}" if op else "-"
+        lag = (op or {}).get("eventLoopLag") or {}
+        lag_text = (
+            f"≤ {_ms(lag['p99Seconds'])} / ≤ {_ms(lag['maxSeconds'])}" if lag.get("ticks") else "-"
+        )
+        lines.append(f"| {n} | {start} | {describe} | {cpu} | {lag_text} |")
     lines += ["", "Ratios (operator / floor):", ""]
     lines += [
         "| N | time / system floor | time / SMC floor | CPU per object / system floor |",

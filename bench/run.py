@@ -44,6 +44,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--qps", type=float, default=0.0, help="SMC QPS limit; 0: unlimited")
     parser.add_argument(
+        "--http",
+        action="store_true",
+        help="SMC over plain HTTP (loopback only); default: HTTPS with the emulator's own CA",
+    )
+    parser.add_argument(
         "--concurrency",
         type=int,
         default=200,
@@ -106,6 +111,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "objects": args.objects,
             "phases": phases,
             "qps": args.qps,
+            "smcProtocol": "http" if args.http else "https",
             "concurrency": args.concurrency,
             "createConcurrency": args.create_concurrency,
             "credentials": args.credentials,
@@ -138,6 +144,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 operator_path=args.operator_path,
                 kopf_settings=kopf_settings,
                 kube=args.kube,
+                tls=not args.http,
             )
             print(f"# N={n}: {kind} ...", file=sys.stderr, flush=True)
             result = await run_phase(options)

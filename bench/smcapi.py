@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 
 class SmcControl:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, ca_file: Path | None = None) -> None:
         self.url = url.rstrip("/")
+        self._ssl: ssl.SSLContext | bool = True
+        if ca_file is not None:
+            self._ssl = ssl.create_default_context(cafile=str(ca_file))
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> SmcControl:
-        self._session = aiohttp.ClientSession(base_url=self.url)
+        self._session = aiohttp.ClientSession(
+            base_url=self.url, connector=aiohttp.TCPConnector(ssl=self._ssl)
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:

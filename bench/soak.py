@@ -271,7 +271,7 @@ class Soak:
         began_run = time.monotonic()
         async with (
             Stack(options.workdir) as stack,
-            SmcControl(stack.smc_url) as smc,
+            SmcControl(stack.smc_url, stack.ca_file) as smc,
             KubeHttp(stack.kube_url, agent=DRIVER_AGENT) as kube,
         ):
             await smc.seed_jobs([job for _, job in names_and_jobs])

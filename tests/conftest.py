@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
+from smc_testbed.emulator.tls import TlsFiles, generate
 from smc_testbed.kubemock import REPLICATION_JOBS, EmulatedKubeApi
+
+
+@pytest.fixture(scope="session")
+def smc_tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A CA and a certificate for 127.0.0.1 the SMC emulator serves HTTPS with (``ca`` is what
+    the operator trusts: ``SMC_OPERATOR_CA_FILE``), as SMC is served over HTTPS."""
+    return generate(tmp_path_factory.mktemp("smc-tls"))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from smc_operator.settings import LogFormat, Settings, SettingsError, load_settings
 
@@ -29,7 +30,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         from smc_testbed.emulator import main_args
 
-        return main_args(args.host, args.port, args.access_key, run_seconds=args.run_seconds)
+        return main_args(
+            args.host,
+            args.port,
+            args.access_key,
+            run_seconds=args.run_seconds,
+            tls_dir=args.tls_dir,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+        )
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -126,6 +135,13 @@ def _parser() -> argparse.ArgumentParser:
         default=30.0,
         help="how long a started job stays Running before Finished/Waiting",
     )
+    emulator.add_argument(
+        "--tls-dir",
+        type=Path,
+        help="serve HTTPS with a CA generated into this directory (clients trust DIR/ca.pem)",
+    )
+    emulator.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
+    emulator.add_argument("--tls-key", type=Path, help="the private key of --tls-cert (PEM)")
 
     demo = commands.add_parser(
         "demo",

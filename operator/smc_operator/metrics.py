@@ -9,7 +9,12 @@ metric                                                  type       labels
 ``smc_operator_start_retries_total``                    counter    ``reason`` (Retrying/Throttled)
 ``smc_operator_replicationjobs``                        gauge      ``reason`` (of ``Started``)
 ``smc_operator_rate_limiter_wait_seconds``              histogram  (none)
+``smc_operator_event_loop_lag_seconds``                 histogram  (none)
 ======================================================  =========  ==============================
+
+``smc_operator_event_loop_lag_seconds`` is how late a 10 ms ticker in the operator's event loop
+wakes up: anything that blocks the loop (synchronous work in a handler or in the SDK) delays
+every watch, handler and probe by as much, and shows here first.
 
 ``code`` is ``Success``, SMC's error code, or ``NoAnswer`` (no SMC answer could be read); odd or
 too many distinct codes are counted as ``Other``. Labels
@@ -18,6 +23,7 @@ never carry object names, AccessKey IDs or anything else unbounded or secret.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
@@ -32,6 +38,25 @@ PREFIX: Final = "smc_operator"
 #: SMC calls take tens to hundreds of milliseconds; timeouts are seconds.
 CALL_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 WAIT_BUCKETS: Final = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+#: A healthy loop is late by well under a millisecond; 50 ms is already felt by every handler.
+LAG_BUCKETS: Final = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+#: How often the event-loop ticker wakes up.
+LAG_TICK_SECONDS: Final = 0.01
 
 #: At most this many distinct ``code`` labels; further codes are counted as ``Other``: SMC's
 #: answers are input, and an unbounded label set would grow Prometheus without limit.
@@ -92,8 +117,23 @@ class Metrics:
             buckets=WAIT_BUCKETS,
             registry=self.registry,
         )
+        self.event_loop_lag = Histogram(
+            f"{PREFIX}_event_loop_lag_seconds",
+            f"How late a {LAG_TICK_SECONDS * 1000:g} ms ticker in the operator's event loop "
+            "wakes up (the loop was blocked meanwhile).",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
         self._server: object | None = None
         self._codes: set[str] = set()
+
+    async def watch_event_loop(self, tick: float = LAG_TICK_SECONDS) -> None:
+        """Observe the event loop's lag every ``tick`` seconds, until cancelled."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + tick
+            await asyncio.sleep(tick)
+            self.event_loop_lag.observe(max(0.0, loop.time() - due))
 
     def observe_call(self, action: str, code: str, seconds: float, waited: float) -> None:
         """The SMC client's observer: one call, its outcome code, duration and limiter wait."""

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Annotated, Final
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, FilePath, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from smc_operator import wire
@@ -134,6 +134,10 @@ class Settings(BaseSettings):
         default=60.0, ge=0, le=86400, description="DescribeReplicationJobs refresh; 0 disables."
     )
     request_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    ca_file: FilePath | None = Field(
+        default=None,
+        description="Extra CA bundle (PEM) trusted for SMC, beside the system store and certifi.",
+    )
     metrics_port: Port = 8080
     health_port: Port = 8081
     log_level: LogLevel = LogLevel.INFO

@@ -10,11 +10,13 @@ It turns every SDK call into plain outcomes (:mod:`smc_operator.outcomes`): a su
   dropped, timeout, an HTML/empty/malformed body): ``code`` None;
 - a credential-chain failure (no usable default credentials): code ``InvalidCredentials``.
 
-Calls are async (no blocking of the event loop), time out per call (``REQUEST_TIMEOUT_SECONDS``),
-and never retry inside the SDK: the SDK's retry sleeps block the loop, and the operator owns
-retries. All calls share one token bucket (``QPS``). SDK clients are cached per credential and
-region (least recently used first out, and dropped after five idle minutes: a client holds its
-AccessKey, which should stay in memory no longer than it is in use). Credentials come from the
+Calls are async (no blocking of the event loop), go through one pooled transport
+(:mod:`smc_operator.transport`: kept-alive connections, SSL contexts built once), time out per
+call (``REQUEST_TIMEOUT_SECONDS``), and never retry inside the SDK: the SDK's retry sleeps
+block the loop, and the operator owns retries. All calls share one token bucket (``QPS``). SDK
+clients are cached per credential and region (least recently used first out, and dropped after
+five idle minutes: a client holds its AccessKey, which should stay in memory no longer than it is
+in use). Credentials come from the
 ReplicationJob's Secret, else from the SDK's default chain (environment, RRSA/OIDC, ECS role).
 """
 
@@ -47,6 +49,7 @@ from smc_operator.outcomes import (
 )
 from smc_operator.ratelimit import TokenBucket
 from smc_operator.settings import Settings
+from smc_operator.transport import Transport
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +81,11 @@ class SmcClient:
         limiter: TokenBucket | None = None,
         default_credential: Callable[[], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        transport: Transport | None = None,
     ) -> None:
+        self._transport = transport or Transport(
+            request_timeout_seconds=settings.request_timeout_seconds, ca_file=settings.ca_file
+        )
         self._endpoint = settings.smc_endpoint
         self._timeout_ms = int(settings.request_timeout_seconds * 1000)
         self._limiter = limiter or TokenBucket(settings.qps)
@@ -152,6 +159,16 @@ class SmcClient:
 
         return await self._observed(wire.DESCRIBE_REPLICATION_JOBS, call, access_key)
 
+    async def close(self) -> None:
+        """Close the connections to SMC (the operator's cleanup). Safe to call twice."""
+        await self._transport.close()
+
+    async def __aenter__(self) -> SmcClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
     def forget(self, access_key: AccessKey) -> None:
         """Drop cached clients of ``access_key`` (after a Secret changed or was deleted)."""
         self._forget(access_key.fingerprint)
@@ -191,7 +208,8 @@ class SmcClient:
         started = time.perf_counter()
         outcome: _Outcome | SmcFailure
         try:
-            outcome = await call()
+            with self._transport.bound():
+                outcome = await call()
         except Exception as exc:  # every SDK failure becomes an outcome, never an exception
             outcome = failure_from(exc, access_key)
         elapsed = time.perf_counter() - started

@@ -39,7 +39,8 @@ from smc_operator.conditions import STARTED
 from smc_operator.handlers import RunOptions, operate
 from smc_operator.reasons import REASONS, Reason, known
 from smc_operator.settings import Settings
-from smc_testbed.emulator import SmcEmulator
+from smc_testbed.emulator import SmcEmulator, tls
+from smc_testbed.emulator.tls import TlsFiles
 from smc_testbed.kubemock import REPLICATION_JOBS, SECRETS, EmulatedKubeApi
 
 NAMESPACE: Final = "smc-demo"
@@ -107,11 +108,13 @@ COLUMNS: Final = (
 )
 
 
-def demo_settings(endpoint: str) -> Settings:
-    """Fast, local settings: the emulator's endpoint, short backoff, quick job refreshes."""
+def demo_settings(endpoint: str, ca_file: Path | None = None) -> Settings:
+    """Fast, local settings: the emulator's endpoint (and the CA it serves HTTPS with), short
+    backoff, quick job refreshes."""
     return Settings.model_validate(
         {
             "endpoint": endpoint,
+            "ca_file": ca_file,
             "region": "cn-hangzhou",
             "max_attempts": 5,
             "backoff_base_seconds": 1.0,
@@ -138,14 +141,20 @@ def run_demo(
     root.setLevel(logging.INFO)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
-        return asyncio.run(_demo(timeout, out, log_file, kubeconfig))
+        return asyncio.run(
+            _demo(timeout, out, log_file, tls.generate(log_dir / "smc-tls"), kubeconfig)
+        )
     except KeyboardInterrupt:
         print("\ninterrupted", file=out)
         return 130
 
 
 async def _demo(
-    settle_seconds: float, out: TextIO, log_file: Path, kubeconfig: str | None = None
+    settle_seconds: float,
+    out: TextIO,
+    log_file: Path,
+    tls_files: TlsFiles,
+    kubeconfig: str | None = None,
 ) -> int:
     access_key_id = "LTAIdemo" + secrets.token_hex(6)
     access_key_secret = secrets.token_urlsafe(24)
@@ -157,11 +166,12 @@ async def _demo(
         SmcEmulator(
             access_keys={access_key_id: access_key_secret},
             default_run_seconds=JOB_RUN_SECONDS,
+            tls=tls_files,  # HTTPS, as SMC is served; the operator trusts the generated CA
         ) as smc,
         kube_api as kube,
     ):
         _seed(smc)
-        print(f"SMC emulator:    {smc.url}", file=out)
+        print(f"SMC emulator:    {smc.url} (CA {smc.ca_file})", file=out)
         where = "" if kubeconfig is None else f", namespace {namespace}"
         print(f"Kubernetes API:  {kube.url} (kubeconfig {kube.kubeconfig}{where})", file=out)
         print(f"operator log:    {log_file}\n", file=out)
@@ -179,7 +189,7 @@ async def _demo(
         )
         stop = asyncio.Event()
         options = RunOptions(
-            settings=demo_settings(smc.url),
+            settings=demo_settings(smc.url, smc.ca_file),
             kubeconfig=str(kube.kubeconfig),
             workers=20,
             namespaces=() if kubeconfig is None else (namespace,),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from smc_testbed.emulator import SmcEmulator
+from smc_testbed.emulator.tls import TlsFiles
 from smc_testbed.kubemock import EmulatedKubeApi
 from testkit.cluster import create_secret
 from testkit.running import OperatorFactory, operator_factory
@@ -107,9 +108,9 @@ def sdk_client(make_sdk_client: SdkClientFactory) -> Client:
 
 
 @pytest.fixture
-async def live_emulator() -> AsyncIterator[SmcEmulator]:
-    """The SMC emulator on the real clock, for tests where another process calls it."""
-    async with new_emulator() as emulator:
+async def live_emulator(smc_tls: TlsFiles) -> AsyncIterator[SmcEmulator]:
+    """The SMC emulator on the real clock over HTTPS, for tests where another process calls it."""
+    async with new_emulator(tls=smc_tls) as emulator:
         yield emulator
 
 
@@ -125,6 +126,9 @@ async def start_operator(
 ) -> AsyncIterator[OperatorFactory]:
     """Start ``smc-operator run`` (as many as a test needs); all are stopped at the end."""
     async with operator_factory(
-        kubeconfig=kube_api.kubeconfig, smc_url=live_emulator.url, log_dir=tmp_path
+        kubeconfig=kube_api.kubeconfig,
+        smc_url=live_emulator.url,
+        log_dir=tmp_path,
+        ca_file=live_emulator.ca_file,
     ) as start:
         yield start

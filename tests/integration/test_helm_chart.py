@@ -87,6 +87,8 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
             "dashboard": {"enabled": True, "annotations": {"grafana_folder": "Migration"}},
         }
     },
+    "ca-configmap": {"config": {"caBundle": {"configMap": "corporate-ca"}}},
+    "ca-secret": {"config": {"caBundle": {"secret": "smc-private-ca", "key": "bundle.crt"}}},
     "service-monitor": {
         "metrics": {
             "port": 9100,
@@ -467,6 +469,8 @@ def test_env_carries_the_settings_the_operator_accepts(combo: Rendered) -> None:
     config = values["config"]
     for container in combo.containers():
         env = plain_env(container)
+        # The CA file exists only in the pod (test_the_ca_bundle_is_mounted_where_the_setting_says).
+        env.pop("SMC_OPERATOR_CA_FILE", None)
         settings = load_settings(env)  # raises SettingsError naming any bad variable
         metrics = values["metrics"]
         assert settings.endpoint == config["endpoint"]
@@ -485,6 +489,30 @@ def test_env_carries_the_settings_the_operator_accepts(combo: Rendered) -> None:
             assert env[extra["name"]] == extra["value"]
 
 
+def test_the_ca_bundle_is_mounted_where_the_setting_says(combo: Rendered) -> None:
+    bundle = combo.values["config"]["caBundle"]
+    for deployment in combo.deployments:
+        pod = deployment["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        (container,) = pod["containers"]
+        env = plain_env(container)
+        if not (bundle["configMap"] or bundle["secret"]):
+            assert "SMC_OPERATOR_CA_FILE" not in env
+            assert "smc-ca" not in volumes
+            continue
+        (mount,) = [m for m in container["volumeMounts"] if m["name"] == "smc-ca"]
+        assert mount["readOnly"] is True
+        assert env["SMC_OPERATOR_CA_FILE"] == f"{mount['mountPath']}/ca.pem"
+        source = volumes["smc-ca"]
+        if bundle["configMap"]:
+            assert source["configMap"]["name"] == bundle["configMap"]
+            items = source["configMap"]["items"]
+        else:
+            assert source["secret"]["secretName"] == bundle["secret"]
+            items = source["secret"]["items"]
+        assert items == [{"key": bundle["key"], "path": "ca.pem"}]
+
+
 def test_the_values_defaults_are_the_operators_defaults() -> None:
     config = default_values()["config"]
     logging = default_values()["logging"]
@@ -497,6 +525,8 @@ def test_the_values_defaults_are_the_operators_defaults() -> None:
     assert config["qps"] == defaults.qps
     assert config["pollIntervalSeconds"] == defaults.poll_interval_seconds
     assert config["requestTimeoutSeconds"] == defaults.request_timeout_seconds
+    assert not config["caBundle"]["configMap"] and not config["caBundle"]["secret"]
+    assert defaults.ca_file is None
     assert default_values()["metrics"]["port"] == defaults.metrics_port
     assert default_values()["health"]["port"] == defaults.health_port
     assert logging["level"] == defaults.log_level.value
@@ -852,6 +882,10 @@ def test_the_schema_names_every_value() -> None:
         ({"logging": {"level": "TRACE"}}, "logging"),
         ({"watch": {"namespaces": ["Not_A_Namespace"]}}, "watch"),
         ({"credentials": {"rrsa": {"injection": "sidecar"}}}, "injection"),
+        (
+            {"config": {"caBundle": {"configMap": "a", "secret": "b"}}},
+            "configMap or secret, not both",
+        ),
     ],
 )
 def test_impossible_values_fail_with_the_reason(

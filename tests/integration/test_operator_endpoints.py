@@ -23,6 +23,7 @@ DOCUMENTED = (
     "smc_operator_start_retries_total",
     "smc_operator_replicationjobs",
     "smc_operator_rate_limiter_wait_seconds",
+    "smc_operator_event_loop_lag_seconds",
 )
 
 
@@ -79,6 +80,7 @@ async def test_metrics_and_liveness_are_served(
     assert value(text, 'smc_operator_start_retries_total{reason="Retrying"}') == 1
     assert value(text, 'smc_operator_replicationjobs{reason="Started"}') == 1
     assert value(text, 'smc_operator_replicationjobs{reason="InvalidStatus"}') == 1
+    assert value(text, "smc_operator_event_loop_lag_seconds_count") > 0  # the ticker runs
     assert ACCESS_KEY_ID not in text and ACCESS_KEY_SECRET not in text
 
     status, _ = await get(f"http://127.0.0.1:{health_port}/healthz")

@@ -39,7 +39,10 @@ async def test_a_standby_neither_starts_nor_polls(
             kubeconfig=kube_api.kubeconfig,
             smc_url=live_emulator.url,
             log_path=tmp_path / f"operator-{priority}.log",
-            settings={"SMC_OPERATOR_POLL_INTERVAL_SECONDS": "0.3"},
+            settings={
+                "SMC_OPERATOR_POLL_INTERVAL_SECONDS": "0.3",
+                "SMC_OPERATOR_CA_FILE": str(live_emulator.ca_file),
+            },
             args=("--peering", "smc", "--priority", str(priority)),
         )
         for priority in (100, 200)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -40,10 +41,11 @@ def client_for(emulator: SmcEmulator, **settings: str) -> SmcClient:
 
 
 @pytest.fixture
-def smc(smc_emulator: SmcEmulator) -> SmcClient:
+async def smc(smc_emulator: SmcEmulator) -> AsyncIterator[SmcClient]:
     smc_emulator.state.seed_source_server(SOURCE)
     smc_emulator.state.seed_job(JOB, SOURCE)
-    return client_for(smc_emulator)
+    async with client_for(smc_emulator) as client:
+        yield client
 
 
 async def start(smc: SmcClient, access_key: AccessKey | None = KEY) -> SmcAccepted | SmcFailure:
@@ -156,9 +158,9 @@ async def test_dropped_connection_has_no_code(smc: SmcClient, smc_emulator: SmcE
 async def test_timeout_has_no_code(smc_emulator: SmcEmulator) -> None:
     smc_emulator.state.seed_source_server(SOURCE)
     smc_emulator.state.seed_job(JOB, SOURCE)
-    smc = client_for(smc_emulator, request_timeout_seconds="0.3")
     smc_emulator.state.add_fault(wire.START_REPLICATION_JOB, latency_ms=3000, count=1)
-    outcome = await start(smc)
+    async with client_for(smc_emulator, request_timeout_seconds="0.3") as smc:
+        outcome = await start(smc)
     assert isinstance(outcome, SmcFailure)
     assert outcome.code is None
     assert "Timeout" in outcome.message or "timeout" in outcome.message.lower()
@@ -252,8 +254,8 @@ async def test_no_default_credentials_is_a_clear_failure(
     smc_emulator.state.seed_source_server(SOURCE)
     smc_emulator.state.seed_job(JOB, SOURCE)
     environ = {"SMC_OPERATOR_ENDPOINT": smc_emulator.url, "SMC_OPERATOR_QPS": "0"}
-    smc = SmcClient(load_settings(environ), default_credential=broken_chain)
-    outcome = await start(smc, None)
+    async with SmcClient(load_settings(environ), default_credential=broken_chain) as smc:
+        outcome = await start(smc, None)
     assert isinstance(outcome, SmcFailure)
     assert outcome.code == INVALID_CREDENTIALS
     assert "credentialsSecretRef" in outcome.message
@@ -266,20 +268,23 @@ async def test_all_calls_share_one_rate_limit(smc_emulator: SmcEmulator) -> None
     smc_emulator.state.seed_source_server(SOURCE)
     seen: list[tuple[str, str, float]] = []
     environ = {"SMC_OPERATOR_ENDPOINT": smc_emulator.url, "SMC_OPERATOR_QPS": "2"}
-    smc = SmcClient(
-        load_settings(environ),
-        observer=lambda action, code, _s, waited: seen.append((action, code, waited)),
-    )
     ids = [f"j-bw526m1vi6x21qc{n:03d}" for n in range(4)]
     for job_id in ids:
         smc_emulator.state.seed_job(job_id, SOURCE)
-    await asyncio.gather(
-        *(smc.start_replication_job(j, region_id="cn-hangzhou", access_key=KEY) for j in ids[:2]),
-        *(
-            smc.describe_replication_jobs([j], region_id="cn-hangzhou", access_key=KEY)
-            for j in ids[2:]
-        ),
-    )
+    async with SmcClient(
+        load_settings(environ),
+        observer=lambda action, code, _s, waited: seen.append((action, code, waited)),
+    ) as smc:
+        await asyncio.gather(
+            *(
+                smc.start_replication_job(j, region_id="cn-hangzhou", access_key=KEY)
+                for j in ids[:2]
+            ),
+            *(
+                smc.describe_replication_jobs([j], region_id="cn-hangzhou", access_key=KEY)
+                for j in ids[2:]
+            ),
+        )
     waits = sorted(w for _a, _c, w in seen)
     assert waits == pytest.approx([0.0, 0.5, 1.0, 1.5])
     assert {code for _a, code, _w in seen} == {"Success"}

@@ -170,6 +170,7 @@ async def test_an_operator_starting_with_more_objects_than_workers_handles_them(
         kubeconfig=kube_api.kubeconfig,
         smc_url=live_emulator.url,
         log_path=tmp_path / "operator.log",
+        settings={"SMC_OPERATOR_CA_FILE": str(live_emulator.ca_file)},
         args=("--workers", str(workers)),
     )
     await operator.start()

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import pytest
 
 from smc_testbed.emulator import SmcEmulator
+from smc_testbed.emulator.tls import TlsFiles
 from smc_testbed.kubemock import EmulatedKubeApi
 from testkit.running import OperatorFactory, operator_factory
 
@@ -76,17 +77,18 @@ def find_leaks(texts: Mapping[str, str], values: tuple[str, ...] = SECRET_VALUES
     return found
 
 
-def new_emulator() -> SmcEmulator:
+def new_emulator(tls: TlsFiles | None = None) -> SmcEmulator:
     return SmcEmulator(
         access_keys={KEY_ID: KEY_SECRET, STS_KEY_ID: STS_SECRET, ENV_KEY_ID: ENV_SECRET},
         sts_tokens={STS_KEY_ID: STS_TOKEN},
+        tls=tls,
     )
 
 
 @pytest.fixture
-async def smc() -> AsyncIterator[SmcEmulator]:
-    """The SMC emulator on 127.0.0.1 (plain http, as the operator allows for loopback)."""
-    async with new_emulator() as emulator:
+async def smc(smc_tls: TlsFiles) -> AsyncIterator[SmcEmulator]:
+    """The SMC emulator on 127.0.0.1 over HTTPS (the operator trusts its CA)."""
+    async with new_emulator(tls=smc_tls) as emulator:
         yield emulator
 
 
@@ -96,6 +98,6 @@ async def start_operator(
 ) -> AsyncIterator[OperatorFactory]:
     """Start ``smc-operator run``; ``settings`` are ``SMC_OPERATOR_*`` values by short name."""
     async with operator_factory(
-        kubeconfig=kube_api.kubeconfig, smc_url=smc.url, log_dir=tmp_path
+        kubeconfig=kube_api.kubeconfig, smc_url=smc.url, log_dir=tmp_path, ca_file=smc.ca_file
     ) as start:
         yield start

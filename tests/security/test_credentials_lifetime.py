@@ -53,16 +53,24 @@ def clock() -> FakeClock:
 async def starter(
     kube_api: EmulatedKubeApi, smc: SmcEmulator, clock: FakeClock
 ) -> AsyncIterator[Starter]:
-    settings = load_settings({"SMC_OPERATOR_ENDPOINT": smc.url, "SMC_OPERATOR_QPS": "0"})
+    settings = load_settings(
+        {
+            "SMC_OPERATOR_ENDPOINT": smc.url,
+            "SMC_OPERATOR_QPS": "0",
+            "SMC_OPERATOR_CA_FILE": str(smc.ca_file),
+        }
+    )
     kube = KubeClient(KubeConnection(server=kube_api.url))
+    smc_client = SmcClient(settings, clock=clock)
     try:
         yield Starter(
-            smc=SmcClient(settings, clock=clock),
+            smc=smc_client,
             kube=kube,
             limits=Limits(max_attempts=3, backoff_base_seconds=0.1, backoff_max_seconds=0.1),
             default_region=settings.region,
         )
     finally:
+        await smc_client.close()
         await kube.close()
 
 

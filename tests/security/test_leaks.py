@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
+from pathlib import Path
 
 import aiohttp
 
@@ -88,11 +90,12 @@ async def make_secrets(kube: EmulatedKubeApi) -> None:
     await create_secret(kube, ROTATING_KEY_ID, ROTATING_FIRST_SECRET, name="rotating")
 
 
-async def get_text(url: str) -> str:
+async def get_text(url: str, ca_file: Path | None = None) -> str:
+    trust = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
     async with aiohttp.ClientSession() as session:
         for _ in range(100):
             try:
-                async with session.get(url) as response:
+                async with session.get(url, ssl=trust) as response:
                     return await response.text()
             except aiohttp.ClientConnectionError:
                 await asyncio.sleep(0.1)
@@ -148,7 +151,7 @@ async def test_no_secret_leaks_anywhere_across_the_scenario_set(
     async with asyncio.timeout(10):
         await smc.wait_for_calls(describes + 3, action=wire.DESCRIBE_REPLICATION_JOBS)
     metrics = await get_text(f"http://127.0.0.1:{metrics_port}/metrics")
-    calls = await get_text(f"{smc.url}/_emulator/calls")
+    calls = await get_text(f"{smc.url}/_emulator/calls", smc.ca_file)
     objects = (await kube_api.list(REPLICATION_JOBS))["items"]
     events = (await kube_api.list(EVENTS))["items"]
     await operator.stop()

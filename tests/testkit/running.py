@@ -116,9 +116,10 @@ OperatorFactory = Callable[..., Awaitable[OperatorProcess]]
 
 @contextlib.asynccontextmanager
 async def operator_factory(
-    *, kubeconfig: Path, smc_url: str, log_dir: Path
+    *, kubeconfig: Path, smc_url: str, log_dir: Path, ca_file: Path | None = None
 ) -> AsyncIterator[OperatorFactory]:
-    """Start as many operator processes as a test needs; all are stopped at the end."""
+    """Start as many operator processes as a test needs; all are stopped at the end. With
+    ``ca_file`` they trust it for SMC (``SMC_OPERATOR_CA_FILE``) unless told otherwise."""
     processes: list[OperatorProcess] = []
 
     async def start(
@@ -132,7 +133,10 @@ async def operator_factory(
             kubeconfig=kubeconfig,
             smc_url=smc_url or default_smc_url,
             log_path=log_dir / f"operator-{len(processes)}.log",
-            settings={f"SMC_OPERATOR_{k.upper()}": v for k, v in settings.items()},
+            settings={
+                **({"SMC_OPERATOR_CA_FILE": str(ca_file)} if ca_file is not None else {}),
+                **{f"SMC_OPERATOR_{k.upper()}": v for k, v in settings.items()},
+            },
             args=args,
             environ=environ,
         )

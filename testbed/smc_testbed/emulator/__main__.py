@@ -1,9 +1,11 @@
-"""``python -m smc_testbed.emulator [--host H] [--port P] [--access-key ID:SECRET]...``"""
+"""``python -m smc_testbed.emulator [--host H] [--port P] [--access-key ID:SECRET]...
+[--tls-dir DIR | --tls-cert PEM --tls-key PEM]``"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from smc_testbed.emulator.serving import DEFAULT_HOST, DEFAULT_PORT, main_args
 from smc_testbed.emulator.state import DEFAULT_RUN_SECONDS
@@ -29,8 +31,23 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_RUN_SECONDS,
         help="how long a started job stays Running unless seeded otherwise",
     )
+    parser.add_argument(
+        "--tls-dir",
+        type=Path,
+        help="serve HTTPS with a CA generated into this directory (clients trust DIR/ca.pem)",
+    )
+    parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", type=Path, help="the private key of --tls-cert (PEM)")
     args = parser.parse_args(argv)
-    return main_args(args.host, args.port, args.access_key, run_seconds=args.run_seconds)
+    return main_args(
+        args.host,
+        args.port,
+        args.access_key,
+        run_seconds=args.run_seconds,
+        tls_dir=args.tls_dir,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+    )
 
 
 if __name__ == "__main__":

@@ -54,6 +54,8 @@ class Gateway:
     access_keys: dict[str, str]
     sts_tokens: dict[str, str]
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The client ends (address, port) calls came from: how many connections clients opened.
+    peers: set[tuple[str, int]] = field(default_factory=set)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def notify(self) -> None:
@@ -247,6 +249,9 @@ def _lowercased(request: web.Request) -> dict[str, list[str]]:
 async def handle_rpc(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     gateway = request.app[GATEWAY_KEY]
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    if isinstance(peer, tuple):
+        gateway.peers.add((str(peer[0]), int(peer[1])))
     raw = await request.read()
     query = dict(parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True))
     params = dict(query)

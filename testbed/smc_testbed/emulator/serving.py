@@ -14,6 +14,7 @@ import string
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Final, TextIO
 
@@ -22,9 +23,13 @@ from aiohttp import web
 from smc_testbed.emulator.calls import Call
 from smc_testbed.emulator.server import Gateway, build_app
 from smc_testbed.emulator.state import DEFAULT_RUN_SECONDS, Clock, EmulatorState
+from smc_testbed.emulator.tls import TlsFiles, generate, server_context
 
 #: How long stopping waits for answers still being written (delayed ones are cut short).
 SHUTDOWN_SECONDS: Final = 1.0
+#: How long an idle kept-alive connection stays open before the emulator closes it (aiohttp's
+#: default, about what SMC's front ends do).
+KEEPALIVE_SECONDS: Final = 75.0
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 9090
 ENV_ACCESS_KEY_ID: Final = "ALIBABA_CLOUD_ACCESS_KEY_ID"
@@ -39,7 +44,8 @@ class SmcEmulator:
     is in ``access_keys``) to the security token its callers must send. Both are live: change
     them while the emulator runs. ``clock`` is a monotonic clock in seconds (inject a fake one
     to move jobs along without sleeping); ``default_run_seconds`` is how long a started job runs
-    unless seeded otherwise.
+    unless seeded otherwise. With ``tls`` it serves HTTPS (:mod:`.tls` makes the files);
+    ``keepalive_seconds`` is how long it keeps an idle connection open.
     """
 
     def __init__(
@@ -50,8 +56,12 @@ class SmcEmulator:
         clock: Clock = time.monotonic,
         default_run_seconds: float = DEFAULT_RUN_SECONDS,
         state: EmulatorState | None = None,
+        tls: TlsFiles | None = None,
+        keepalive_seconds: float = KEEPALIVE_SECONDS,
     ) -> None:
         self.state = state or EmulatorState(clock=clock, default_run_seconds=default_run_seconds)
+        self.tls = tls
+        self._keepalive = keepalive_seconds
         self.access_keys: dict[str, str] = dict(access_keys or {})
         self.sts_tokens: dict[str, str] = dict(sts_tokens or {})
         self._gateway: Gateway | None = None
@@ -69,10 +79,12 @@ class SmcEmulator:
             build_app(self.state, self._gateway),
             access_log=None,
             shutdown_timeout=SHUTDOWN_SECONDS,
+            keepalive_timeout=self._keepalive,
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, host, port)
+            context = server_context(self.tls) if self.tls is not None else None
+            site = web.TCPSite(runner, host, port, ssl_context=context)
             await site.start()
         except BaseException:
             await runner.cleanup()
@@ -139,9 +151,24 @@ class SmcEmulator:
         return f"{host}:{self.port}"
 
     @property
+    def protocol(self) -> str:
+        """``https`` when serving TLS, else ``http`` (the SDK's ``Config(protocol=...)``)."""
+        return "https" if self.tls is not None else "http"
+
+    @property
     def url(self) -> str:
-        """``http://host:port``, as the operator's ``SMC_OPERATOR_ENDPOINT`` wants it."""
-        return f"http://{self.endpoint}"
+        """``http(s)://host:port``, as the operator's ``SMC_OPERATOR_ENDPOINT`` wants it."""
+        return f"{self.protocol}://{self.endpoint}"
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA clients should trust (``SMC_OPERATOR_CA_FILE``), when serving HTTPS."""
+        return self.tls.ca if self.tls is not None else None
+
+    @property
+    def connections(self) -> int:
+        """How many connections clients have made calls on so far."""
+        return len(self._gateway.peers) if self._gateway is not None else 0
 
 
 def demo_key_pair() -> tuple[str, str]:
@@ -160,8 +187,10 @@ async def serve(
     sts_tokens: Mapping[str, str] | None = None,
     default_run_seconds: float = DEFAULT_RUN_SECONDS,
     out: TextIO | None = None,
+    tls: TlsFiles | None = None,
 ) -> None:
-    """Run an emulator until cancelled, after printing one line with its URL.
+    """Run an emulator until cancelled, after printing one line with its URL (and, over HTTPS,
+    the CA file to trust).
 
     Without ``access_keys`` a demo pair is generated and printed with its secret (a throwaway);
     configured secrets are never printed.
@@ -172,11 +201,13 @@ async def serve(
         demo = demo_key_pair()
         keys[demo[0]] = demo[1]
     emulator = SmcEmulator(
-        access_keys=keys, sts_tokens=sts_tokens, default_run_seconds=default_run_seconds
+        access_keys=keys, sts_tokens=sts_tokens, default_run_seconds=default_run_seconds, tls=tls
     )
     await emulator.start(host, port)
     try:
         line = f"SMC emulator listening on {emulator.url}"
+        if emulator.ca_file is not None:
+            line += f" (trust {emulator.ca_file}: SMC_OPERATOR_CA_FILE)"
         if demo is not None:
             line += f" (demo AccessKeyId {demo[0]}, AccessKeySecret {demo[1]})"
         print(line, file=out or sys.stdout, flush=True)
@@ -202,13 +233,21 @@ async def _serve_until_signalled(
     access_keys: Mapping[str, str] | None,
     sts_tokens: Mapping[str, str] | None,
     run_seconds: float,
+    tls: TlsFiles | None,
 ) -> None:
     signalled = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, signalled.set)
     serving = asyncio.create_task(
-        serve(host, port, access_keys, sts_tokens=sts_tokens, default_run_seconds=run_seconds)
+        serve(
+            host,
+            port,
+            access_keys,
+            sts_tokens=sts_tokens,
+            default_run_seconds=run_seconds,
+            tls=tls,
+        )
     )
     waiting = asyncio.create_task(signalled.wait())
     await asyncio.wait((serving, waiting), return_when=asyncio.FIRST_COMPLETED)
@@ -228,8 +267,14 @@ def main_args(
     *,
     run_seconds: float = DEFAULT_RUN_SECONDS,
     environ: Mapping[str, str] | None = None,
+    tls_dir: Path | None = None,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
 ) -> int:
     """Run the emulator in this process until SIGINT/SIGTERM; the exit status.
+
+    HTTPS with ``tls_dir`` (a new CA and certificate written there, clients trust
+    ``tls_dir/ca.pem``) or with ``tls_cert`` and ``tls_key`` (your own); plain HTTP otherwise.
 
     ``access_keys`` are ``ID:SECRET`` strings (``--access-key``, repeatable). Without any, the
     pair in ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``ALIBABA_CLOUD_ACCESS_KEY_SECRET`` is used (with
@@ -242,13 +287,24 @@ def main_args(
     except ValueError as error:
         print(f"smc-operator emulator: {error}", file=sys.stderr)
         return 2
+    if (tls_cert is None) != (tls_key is None) or (tls_dir is not None and tls_cert is not None):
+        print(
+            "smc-operator emulator: give --tls-dir, or both --tls-cert and --tls-key",
+            file=sys.stderr,
+        )
+        return 2
+    tls: TlsFiles | None = None
+    if tls_dir is not None:
+        tls = generate(tls_dir)
+    elif tls_cert is not None and tls_key is not None:
+        tls = TlsFiles(cert=tls_cert, key=tls_key)
     tokens: dict[str, str] = {}
     if not keys and env.get(ENV_ACCESS_KEY_ID) and env.get(ENV_ACCESS_KEY_SECRET):
         keys[env[ENV_ACCESS_KEY_ID]] = env[ENV_ACCESS_KEY_SECRET]
         if env.get(ENV_SECURITY_TOKEN):
             tokens[env[ENV_ACCESS_KEY_ID]] = env[ENV_SECURITY_TOKEN]
     try:
-        asyncio.run(_serve_until_signalled(host, port, keys or None, tokens, run_seconds))
+        asyncio.run(_serve_until_signalled(host, port, keys or None, tokens, run_seconds, tls))
     except OSError as error:
         print(f"smc-operator emulator: cannot listen on {host}:{port}: {error}", file=sys.stderr)
         return 1

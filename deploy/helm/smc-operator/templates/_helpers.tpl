@@ -93,4 +93,7 @@ Combinations that cannot work fail the rendering here, with the reason (included
 {{- if and .Values.podDisruptionBudget.enabled (ne (toString .Values.podDisruptionBudget.minAvailable) "") (ne (toString .Values.podDisruptionBudget.maxUnavailable) "") }}
 {{- fail "podDisruptionBudget: set minAvailable or maxUnavailable, not both (maxUnavailable defaults to 1: set it to \"\" to use minAvailable)" }}
 {{- end }}
+{{- if and .Values.config.caBundle.configMap .Values.config.caBundle.secret }}
+{{- fail "config.caBundle: set configMap or secret, not both (the operator trusts one extra CA bundle)" }}
+{{- end }}
 {{- end }}
