@@ -14,7 +14,6 @@ import contextlib
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from smc_operator.settings import LogFormat, Settings, SettingsError, load_settings
 
@@ -22,23 +21,17 @@ EXIT_USAGE = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    command: str = args.command
-    if command == "emulator":
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["emulator"]:
+        # The testbed's own command line: its options are parsed there, in one place.
         if not _testbed_installed("emulator"):
             return EXIT_USAGE
-        from smc_testbed.emulator import main_args
+        from smc_testbed.emulator import command_line
 
-        return main_args(
-            args.host,
-            args.port,
-            args.access_key,
-            run_seconds=args.run_seconds,
-            tls_dir=args.tls_dir,
-            tls_cert=args.tls_cert,
-            tls_key=args.tls_key,
-        )
+        return command_line(arguments[1:], prog="smc-operator emulator")
+    parser = _parser()
+    args = parser.parse_args(arguments)
+    command: str = args.command
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -114,34 +107,12 @@ def _parser() -> argparse.ArgumentParser:
         "--kubeconfig", help="a kubeconfig file; default: in-cluster, else $KUBECONFIG"
     )
 
-    emulator = commands.add_parser(
+    # Listed for --help; main() hands its arguments to the testbed's emulator command line.
+    commands.add_parser(
         "emulator",
-        help="run the local SMC emulator",
-        description="Serve SMC's API (StartReplicationJob, ...) for the unmodified Alibaba SDK.",
+        help="run the local SMC emulator (from the testbed; --help there lists its options)",
+        add_help=False,
     )
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=9090, help="0 picks a free port")
-    emulator.add_argument(
-        "--access-key",
-        action="append",
-        default=[],
-        metavar="ID:SECRET",
-        help="an accepted AccessKey pair (repeatable); default: ALIBABA_CLOUD_ACCESS_KEY_ID/"
-        "_SECRET, else a demo pair printed at start-up",
-    )
-    emulator.add_argument(
-        "--run-seconds",
-        type=float,
-        default=30.0,
-        help="how long a started job stays Running before Finished/Waiting",
-    )
-    emulator.add_argument(
-        "--tls-dir",
-        type=Path,
-        help="serve HTTPS with a CA generated into this directory (clients trust DIR/ca.pem)",
-    )
-    emulator.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
-    emulator.add_argument("--tls-key", type=Path, help="the private key of --tls-cert (PEM)")
 
     demo = commands.add_parser(
         "demo",

@@ -26,14 +26,20 @@ Use from tests::
         smc.state.seed_job("j-0123456789abcdef", status="Ready")
         ...  # Config(endpoint=smc.endpoint, protocol="http", ...) or SMC_OPERATOR_ENDPOINT=smc.url
 
-From the command line (``smc-operator emulator`` calls :func:`main_args`)::
+From the command line (``smc-operator emulator`` calls :func:`command_line`)::
 
     python -m smc_testbed.emulator --host 127.0.0.1 --port 9090 --access-key ID:SECRET
 """
 
 from smc_testbed.emulator.jobs import Job, JobSnapshot, SourceServer
 from smc_testbed.emulator.rejections import SmcError
-from smc_testbed.emulator.serving import SmcEmulator, demo_key_pair, main_args, serve
+from smc_testbed.emulator.serving import (
+    SmcEmulator,
+    command_line,
+    demo_key_pair,
+    main_args,
+    serve,
+)
 from smc_testbed.emulator.state import EmulatorState
 
 __all__ = [
@@ -43,6 +49,7 @@ __all__ = [
     "SmcEmulator",
     "SmcError",
     "SourceServer",
+    "command_line",
     "demo_key_pair",
     "main_args",
     "serve",
