@@ -450,15 +450,7 @@ def _outcome(status: ReplicationJobStatus, *, retry_in: float | None = None) -> 
 
 def _remembered(status: ReplicationJobStatus) -> Verdict:
     """A settled outcome recorded again as it was; its Event was posted the first time."""
-    condition = status.condition(STARTED)
-    reason = known(condition.reason) if condition is not None else None
-    row = REASONS[reason] if reason is not None else None
-    return Verdict(
-        write=status,
-        final=True,
-        failed=row.failed if row is not None else False,
-        message=condition.message if condition is not None else "",
-    )
+    return dataclasses.replace(_outcome(status), events=())
 
 
 def _status(

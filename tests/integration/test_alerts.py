@@ -8,12 +8,11 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from testkit.helm import run_helm, template_args
+from testkit.helm import rendered_prometheus_rule, run_helm, template_args
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests" / "prometheus" / "alerts.test.yaml"
@@ -27,22 +26,10 @@ def promtool() -> str:
     return found
 
 
-def rendered_rule(*sets: str) -> dict[str, Any]:
-    args = [
-        "--set",
-        "metrics.prometheusRule.enabled=true",
-        *[a for s in sets for a in ("--set", s)],
-    ]
-    result = run_helm(*template_args(), *args)
-    assert result.returncode == 0, result.stderr
-    (rule,) = [o for o in yaml.safe_load_all(result.stdout) if o and o["kind"] == "PrometheusRule"]
-    return rule
-
-
 @pytest.fixture(scope="module")
 def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("rules")
-    rule = rendered_rule()
+    rule = rendered_prometheus_rule()
     (directory / "rules.yaml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
     shutil.copy(TESTS, directory / TESTS.name)
     return directory
@@ -88,7 +75,7 @@ def test_every_alert_has_a_unit_test_and_a_runbook_section(rules_dir: Path) -> N
 
 
 def test_the_rule_follows_its_values() -> None:
-    rule = rendered_rule(
+    rule = rendered_prometheus_rule(
         'metrics.prometheusRule.jobSelector=namespace="smc"',
         "metrics.prometheusRule.stuckFor=2h",
         "metrics.prometheusRule.runbookUrl=https://wiki.example.com/smc",

@@ -27,7 +27,7 @@ from smc_operator import wire
 from smc_testbed.emulator import SmcEmulator
 from smc_testbed.kubemock import EmulatedKubeApi
 from testkit.cluster import create_rj, reason_is, seed, wait_rj
-from testkit.helm import run_helm, template_args
+from testkit.helm import rendered_prometheus_rule
 from testkit.ports import free_port
 from testkit.running import OperatorFactory
 
@@ -39,10 +39,7 @@ DASHBOARD = (
 
 
 def rules_without_waiting() -> dict[str, Any]:
-    result = run_helm(*template_args(), "--set", "metrics.prometheusRule.enabled=true")
-    assert result.returncode == 0, result.stderr
-    (rule,) = [o for o in yaml.safe_load_all(result.stdout) if o and o["kind"] == "PrometheusRule"]
-    groups = rule["spec"]["groups"]
+    groups = rendered_prometheus_rule()["spec"]["groups"]
     for group in groups:
         for alert in group["rules"]:
             alert["for"] = "0s"

