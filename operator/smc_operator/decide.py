@@ -54,7 +54,7 @@ from smc_operator.errors import classify, named_job_status
 from smc_operator.events import Event, event_for
 from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus, StartRequest
 from smc_operator.outcomes import DescribeOutcome, SmcAccepted, SmcFailure, StartOutcome
-from smc_operator.reasons import REASONS, Reason, RetryCurve, known
+from smc_operator.reasons import REASONS, Reason, RetryCurve, known, row_of
 
 
 @dataclass(frozen=True)
@@ -213,8 +213,7 @@ def _plan(observed: Observed, limits: Limits, now: datetime) -> Verdict:
 
     if observed.is_current_request:
         condition = status.condition(STARTED)
-        reason = known(condition.reason) if condition is not None else None
-        row = REASONS[reason] if reason is not None else None
+        row = row_of(condition.reason) if condition is not None else None
         if row is not None and row.settled:
             return NOTHING
         if row is not None and row.in_progress and status.attempts > 0:

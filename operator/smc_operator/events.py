@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from smc_operator.model import Condition
-from smc_operator.reasons import REASONS, EventType, known
+from smc_operator.reasons import EventType, row_of
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,6 @@ def event_for(condition: Condition) -> Event:
     if condition.error_code:
         details.append(f"code {condition.error_code}")
     suffix = f" [{', '.join(details)}]" if details else ""
-    reason = known(condition.reason)
-    kind: EventType = REASONS[reason].event if reason is not None else "Warning"
+    row = row_of(condition.reason)
+    kind: EventType = row.event if row is not None else "Warning"
     return Event(type=kind, reason=condition.reason, message=condition.message + suffix)

@@ -39,7 +39,7 @@ from smc_operator.metrics import Metrics
 from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus
 from smc_operator.observations import watched
 from smc_operator.peers import paused
-from smc_operator.reasons import REASONS, known
+from smc_operator.reasons import row_of
 from smc_operator.refreshing import JobRefresher
 from smc_operator.registry import Entry, Registry
 from smc_operator.settings import Settings
@@ -355,11 +355,11 @@ def _entry(
     reason = condition.reason if condition else ""
     if spec is None:
         return Entry(reason)
-    as_reason = known(reason)
+    row = row_of(reason)
     return Entry(
         reason,
         claim=_claim_key(spec, region) if spec.start else None,
-        holds=as_reason is not None and REASONS[as_reason].holds_job,
+        holds=row is not None and row.holds_job,
         watched=watched(*key, spec, status, region),
     )
 

@@ -16,7 +16,7 @@ from smc_operator import wire
 from smc_operator.conditions import STARTED, format_time
 from smc_operator.model import JobObservation, ReplicationJobSpec, ReplicationJobStatus
 from smc_operator.outcomes import JobReport
-from smc_operator.reasons import REASONS, known
+from smc_operator.reasons import row_of
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ def watched(
 ) -> Watched | None:
     """The refresher's view of an object, or None when it should not be polled."""
     condition = status.condition(STARTED)
-    reason = known(condition.reason) if condition is not None else None
-    if reason is not None and not REASONS[reason].polled:
+    row = row_of(condition.reason) if condition is not None else None
+    if row is not None and not row.polled:
         # Polling could not succeed (no credentials, a refused key, no such job) or would
         # mirror another object's job.
         return None

@@ -222,14 +222,15 @@ REASONS: Final[Mapping[Reason, ReasonInfo]] = MappingProxyType(
 )
 
 
-def info(reason: Reason | str) -> ReasonInfo:
-    """The row of ``reason``; raises ValueError for a string that is no reason."""
-    return REASONS[Reason(reason)]
-
-
 def known(reason: str | None) -> Reason | None:
     """``reason`` as a :class:`Reason`, or None when it is none (a status written by others)."""
     try:
         return Reason(reason) if reason else None
     except ValueError:
         return None
+
+
+def row_of(reason: str | None) -> ReasonInfo | None:
+    """The row of a reason as written in a condition; None when it names no reason of ours."""
+    as_reason = known(reason)
+    return REASONS[as_reason] if as_reason is not None else None

@@ -37,7 +37,7 @@ import aiohttp
 from smc_operator import model, wire
 from smc_operator.conditions import STARTED
 from smc_operator.handlers import RunOptions, operate
-from smc_operator.reasons import REASONS, Reason, known
+from smc_operator.reasons import Reason, row_of
 from smc_operator.settings import Settings
 from smc_testbed.emulator import SmcEmulator, tls
 from smc_testbed.emulator.tls import TlsFiles
@@ -335,8 +335,9 @@ def _condition(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def settled(obj: Mapping[str, Any]) -> bool:
     """Final condition, and a started job seen through to its end by the job refresher."""
-    reason = known(_condition(obj).get("reason"))
-    if reason is None or REASONS[reason].in_progress:
+    reason = _condition(obj).get("reason")
+    row = row_of(reason)
+    if row is None or row.in_progress:
         return False
     if reason == Reason.STARTED:
         job = (obj.get("status") or {}).get("job") or {}
