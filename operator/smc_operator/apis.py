@@ -20,7 +20,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from smc_operator.credentials import AccessKey
-from smc_operator.outcomes import DescribeOutcome, StartOutcome
+from smc_operator.model import JobAttributes, JobTemplate
+from smc_operator.outcomes import (
+    ActionOutcome,
+    CreateOutcome,
+    DescribeOutcome,
+    SourceServersOutcome,
+    StartOutcome,
+)
 
 
 class KubeError(Exception):
@@ -52,6 +59,60 @@ class SmcApi(Protocol):
         self, job_ids: Sequence[str], *, region_id: str, access_key: AccessKey | None
     ) -> DescribeOutcome:
         """DescribeReplicationJobs for up to 50 JobIds in one call."""
+        ...
+
+    async def create_replication_job(
+        self,
+        template: JobTemplate,
+        *,
+        name: str,
+        client_token: str,
+        tags: Mapping[str, str],
+        region_id: str,
+        access_key: AccessKey | None,
+    ) -> CreateOutcome:
+        """CreateReplicationJob once, with ``name`` and ``tags`` (the template's own and ours)."""
+        ...
+
+    async def find_replication_jobs(
+        self, *, name: str, tags: Mapping[str, str], region_id: str, access_key: AccessKey | None
+    ) -> DescribeOutcome:
+        """DescribeReplicationJobs filtered by ``Name`` and every tag in ``tags``."""
+        ...
+
+    async def stop_replication_job(
+        self, job_id: str, *, region_id: str, access_key: AccessKey | None
+    ) -> ActionOutcome:
+        """StopReplicationJob once."""
+        ...
+
+    async def delete_replication_job(
+        self, job_id: str, *, region_id: str, access_key: AccessKey | None
+    ) -> ActionOutcome:
+        """DeleteReplicationJob once."""
+        ...
+
+    async def cut_over_replication_job(
+        self, job_id: str, *, sync_data: bool, region_id: str, access_key: AccessKey | None
+    ) -> ActionOutcome:
+        """CutOverReplicationJob once."""
+        ...
+
+    async def modify_replication_job_attribute(
+        self,
+        job_id: str,
+        changes: JobAttributes,
+        *,
+        region_id: str,
+        access_key: AccessKey | None,
+    ) -> ActionOutcome:
+        """ModifyReplicationJobAttribute once, sending only the attributes ``changes`` sets."""
+        ...
+
+    async def describe_source_servers(
+        self, source_ids: Sequence[str], *, region_id: str, access_key: AccessKey | None
+    ) -> SourceServersOutcome:
+        """DescribeSourceServers for up to 50 SourceIds in one call."""
         ...
 
     def remember_secret(self, secret: tuple[str, str], access_key: AccessKey | None) -> None:

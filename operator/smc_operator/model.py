@@ -7,9 +7,11 @@ unit test compares them field by field so they cannot drift. Field names are the
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from smc_operator import wire
@@ -25,6 +27,13 @@ API_VERSION: Final = f"{GROUP}/{VERSION}"
 
 #: Setting (or changing) this annotation asks for a new start request (docs/design.md).
 RETRY_ANNOTATION: Final = f"{GROUP}/retry-requested-at"
+
+#: The tag every job the operator creates carries: the ReplicationJob's uid (docs/design.md).
+UID_TAG: Final = f"{GROUP}/uid"
+#: CreateReplicationJob's idempotency token: this prefix and the object's uid.
+CLIENT_TOKEN_PREFIX: Final = "smc-operator-"
+#: The finalizer of objects with ``deletionPolicy: Delete`` (and only those).
+FINALIZER: Final = f"{GROUP}/delete-job"
 
 #: The longest message we keep in a condition; SMC messages are short, but a body can be anything.
 MESSAGE_MAX_LENGTH: Final = 1024
@@ -53,15 +62,79 @@ class SecretReference(_Wire):
     name: str = Field(min_length=1, max_length=SECRET_NAME_MAX_LENGTH, pattern=SECRET_NAME_PATTERN)
 
 
+TargetType = Literal["Image", "ContainerImage", "TargetInstance"]
+DeletionPolicy = Literal["Orphan", "Delete"]
+#: SMC's job names: 2-128 characters, starting with a letter, of letters, digits, ``.``, ``_``,
+#: ``:`` and ``-`` (Alibaba Cloud's usual naming rule; the SMC reference gives no pattern).
+JOB_NAME_PATTERN: Final = r"^[A-Za-z][A-Za-z0-9._:-]{1,127}$"
+JOB_NAME_MAX_LENGTH: Final = 128
+DESCRIPTION_MAX_LENGTH: Final = 256
+SOURCE_ID_PATTERN: Final = r"^s-[a-z0-9]{8,40}$"
+TAG_MAX: Final = 20
+
+
+class DataDisk(_Wire):
+    index: int = Field(ge=1, le=16, strict=True)
+    size: int = Field(ge=20, le=32768, strict=True)
+
+
+class JobTemplate(_Wire):
+    """``spec.job``: the SMC job the operator creates, in CreateReplicationJob's terms."""
+
+    source_id: str = Field(max_length=42, pattern=SOURCE_ID_PATTERN)
+    name: str | None = Field(default=None, max_length=JOB_NAME_MAX_LENGTH, pattern=JOB_NAME_PATTERN)
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX_LENGTH)
+    target_type: TargetType = "Image"
+    image_name: str | None = Field(default=None, max_length=128)
+    instance_id: str | None = Field(default=None, max_length=64)
+    system_disk_size: int | None = Field(default=None, ge=20, le=500, strict=True)
+    data_disks: tuple[DataDisk, ...] = Field(default=(), max_length=16)
+    net_mode: int | None = Field(default=None, ge=0, le=2, strict=True)
+    vpc_id: str | None = Field(default=None, max_length=64)
+    v_switch_id: str | None = Field(default=None, max_length=64, alias="vSwitchId")
+    instance_type: str | None = Field(default=None, max_length=64)
+    run_once: bool = Field(default=True, strict=True)
+    frequency: int | None = Field(default=None, ge=1, le=168, strict=True)
+    max_number_of_image_to_keep: int | None = Field(default=None, ge=1, le=10, strict=True)
+    valid_time: str | None = Field(default=None, max_length=64)
+    tags: dict[str, str] = Field(default_factory=dict, max_length=TAG_MAX)
+
+    @model_validator(mode="after")
+    def _incremental_needs_its_schedule(self) -> JobTemplate:
+        if not self.run_once and (
+            self.frequency is None or self.max_number_of_image_to_keep is None
+        ):
+            raise ValueError(
+                "an incremental job (runOnce: false) needs frequency and maxNumberOfImageToKeep"
+            )
+        return self
+
+
+class CutOverRequest(_Wire):
+    """``spec.cutOver``: its presence asks once for CutOverReplicationJob."""
+
+    sync_data: bool = Field(default=False, strict=True)
+
+
 class ReplicationJobSpec(_Wire):
-    job_id: str = Field(
-        min_length=1, max_length=wire.JOB_ID_MAX_LENGTH, pattern=wire.JOB_ID_PATTERN
+    job_id: str | None = Field(
+        default=None, min_length=1, max_length=wire.JOB_ID_MAX_LENGTH, pattern=wire.JOB_ID_PATTERN
     )
+    job: JobTemplate | None = None
     region_id: str | None = Field(
         default=None, max_length=wire.REGION_ID_MAX_LENGTH, pattern=wire.REGION_ID_PATTERN
     )
     start: bool = Field(default=False, strict=True)
     credentials_secret_ref: SecretReference | None = None
+    suspend: bool = Field(default=False, strict=True)
+    cut_over: CutOverRequest | None = None
+    deletion_policy: DeletionPolicy = "Orphan"
+
+    @model_validator(mode="after")
+    def _adopt_or_create(self) -> ReplicationJobSpec:
+        if (self.job_id is None) == (self.job is None):
+            raise ValueError("exactly one of jobId (adopt a job) and job (create one) must be set")
+        return self
 
     @field_validator("region_id", mode="before")
     @classmethod
@@ -99,6 +172,21 @@ class JobObservation(_Wire):
     progress: float | None = None
     error_code: str | None = None
     status_info: str | None = None
+    image_id: str | None = None
+    instance_id: str | None = None
+    observed_time: str | None = None
+
+
+class SourceServerObservation(_Wire):
+    """What DescribeSourceServers last reported about the job's source server."""
+
+    source_id: str | None = None
+    state: str | None = None
+    name: str | None = None
+    platform: str | None = None
+    agent_version: str | None = None
+    error_code: str | None = None
+    status_info: str | None = None
     observed_time: str | None = None
 
 
@@ -111,6 +199,10 @@ class StartRequest(_Wire):
 
     generation: int
     retry_requested_at: str | None = None
+    #: The start-relevant part of the spec the request was made for (:func:`start_fingerprint`).
+    #: A new generation that leaves it unchanged (a modified description, a cut-over) is no new
+    #: start request. Absent in statuses written before it existed: then every generation is.
+    spec: str | None = None
 
 
 class ReplicationJobStatus(_Wire):
@@ -119,6 +211,23 @@ class ReplicationJobStatus(_Wire):
     attempts: int = 0
     start_request: StartRequest | None = None
     job: JobObservation | None = None
+    #: The SMC job this object manages: ``spec.jobId``, or CreateReplicationJob's answer.
+    job_id: str | None = None
+    source_server: SourceServerObservation | None = None
 
     def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)
+
+
+@dataclass(frozen=True)
+class JobAttributes:
+    """The attributes of a job ModifyReplicationJobAttribute can change (None: leave as is)."""
+
+    name: str | None = None
+    description: str | None = None
+    frequency: int | None = None
+    max_number_of_image_to_keep: int | None = None
+    valid_time: str | None = None
+
+    def is_empty(self) -> bool:
+        return all(value is None for value in dataclasses.astuple(self))

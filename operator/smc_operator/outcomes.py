@@ -1,7 +1,8 @@
 """What SMC calls return, as plain data: no SDK types leak past the ``smc`` adapter.
 
-An SMC call ends in :class:`SmcAccepted` or :class:`SmcFailure` (StartReplicationJob), or in
-:class:`JobsReport` or :class:`SmcFailure` (DescribeReplicationJobs).
+An SMC call ends in :class:`SmcFailure` or its success: :class:`SmcAccepted` (Start, Stop,
+Delete, CutOver, Modify), :class:`JobCreated` (CreateReplicationJob), :class:`JobsReport`
+(DescribeReplicationJobs) or :class:`SourceServersReport` (DescribeSourceServers).
 """
 
 from __future__ import annotations
@@ -48,6 +49,46 @@ class JobReport:
     progress: float | None = None
     error_code: str | None = None
     status_info: str | None = None
+    name: str | None = None
+    description: str | None = None
+    source_id: str | None = None
+    #: False: an incremental job (RunOnce false).
+    run_once: bool | None = None
+    frequency: int | None = None
+    max_number_of_image_to_keep: int | None = None
+    valid_time: str | None = None
+    image_id: str | None = None
+    instance_id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobCreated:
+    """CreateReplicationJob answered with the new job's ID."""
+
+    request_id: str
+    job_id: str
+
+
+@dataclass(frozen=True)
+class SourceServerReport:
+    """One source server as DescribeSourceServers reports it."""
+
+    source_id: str
+    state: str | None = None
+    name: str | None = None
+    platform: str | None = None
+    agent_version: str | None = None
+    error_code: str | None = None
+    status_info: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceServersReport:
+    """A DescribeSourceServers answer: the servers SMC knows among those asked for."""
+
+    request_id: str
+    servers: Mapping[str, SourceServerReport] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,4 +100,8 @@ class JobsReport:
 
 
 StartOutcome = SmcAccepted | SmcFailure
+#: Stop, Delete, CutOver and Modify answer like Start: accepted, or failed.
+ActionOutcome = SmcAccepted | SmcFailure
+CreateOutcome = JobCreated | SmcFailure
 DescribeOutcome = JobsReport | SmcFailure
+SourceServersOutcome = SourceServersReport | SmcFailure
