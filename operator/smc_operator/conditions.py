@@ -12,10 +12,32 @@ from datetime import UTC, datetime
 from typing import Final
 
 from smc_operator.model import MESSAGE_MAX_LENGTH, Condition
-from smc_operator.reasons import REASONS, Reason
+from smc_operator.reasons import (
+    CONDITION_TYPES,
+    CREATED,
+    CUT_OVER,
+    DELETED,
+    REASONS,
+    STARTED,
+    SUSPENDED,
+    SYNCED,
+    Reason,
+)
 
-#: The one condition type this operator owns.
-STARTED: Final = "Started"
+__all__ = [
+    "CONDITION_TYPES",
+    "CREATED",
+    "CUT_OVER",
+    "DELETED",
+    "STARTED",
+    "SUSPENDED",
+    "SYNCED",
+    "bounded",
+    "condition_for",
+    "format_time",
+    "set_condition",
+    "started_condition",
+]
 
 
 def format_time(moment: datetime) -> str:
@@ -53,8 +75,30 @@ def started_condition(
     error_code: str | None = None,
 ) -> Condition:
     """A fresh ``Started`` condition for ``reason``; pass it to :func:`set_condition`."""
+    return condition_for(
+        STARTED,
+        reason,
+        message,
+        generation=generation,
+        now=now,
+        request_id=request_id,
+        error_code=error_code,
+    )
+
+
+def condition_for(
+    type_: str,
+    reason: Reason,
+    message: str,
+    *,
+    generation: int | None,
+    now: datetime,
+    request_id: str | None = None,
+    error_code: str | None = None,
+) -> Condition:
+    """A fresh condition of ``type_`` for ``reason``; pass it to :func:`set_condition`."""
     return Condition(
-        type=STARTED,
+        type=type_,
         status=REASONS[reason].status,
         reason=reason.value,
         message=bounded(message),

@@ -16,9 +16,12 @@ Throttled                  Throttling, Throttling.User, Throttling.Api, Throttli
 AccessDenied               InvalidAccessKeyId.*, SignatureDoesNotMatch, Forbidden, Forbidden.*,
                            InvalidSecurityToken.*, InvalidCredentials (no credentials at all)
 JobNotFound                InvalidJobId.NotFound
-InvalidStatus              ReplicationJob.InvalidStatus
+InvalidStatus              ReplicationJob.InvalidStatus, ReplicationJob.InvalidBusinessStatus
 SourceServerStateInvalid   SourceServerState.Invalid
-Failed                     every other 4xx
+NameDuplicate              ReplicationJobName.Duplicate
+QuotaExceeded              QuotaExceeded.ReplicationJob
+IdempotentParameterMism.   IdempotentParameterMismatch
+Failed                     every other 4xx (CreateReplicationJob: InvalidParameter)
 =========================  =====================================================================
 """
 
@@ -46,6 +49,10 @@ _EXACT: Final[dict[str, Reason]] = {
     wire.JOB_NOT_FOUND: Reason.JOB_NOT_FOUND,
     wire.INVALID_STATUS: Reason.INVALID_STATUS,
     wire.SOURCE_SERVER_STATE_INVALID: Reason.SOURCE_SERVER_STATE_INVALID,
+    wire.INVALID_BUSINESS_STATUS: Reason.INVALID_STATUS,
+    wire.NAME_DUPLICATE: Reason.NAME_DUPLICATE,
+    wire.QUOTA_EXCEEDED: Reason.QUOTA_EXCEEDED,
+    wire.IDEMPOTENT_PARAMETER_MISMATCH: Reason.IDEMPOTENT_PARAMETER_MISMATCH,
 }
 
 _PREFIXES: Final[tuple[tuple[str, Reason], ...]] = (
@@ -56,8 +63,12 @@ _PREFIXES: Final[tuple[tuple[str, Reason], ...]] = (
 )
 
 
-def classify(failure: SmcFailure) -> Reason:
-    """The reason a failed call leads to; see the table in the module docstring."""
+def classify(failure: SmcFailure, *, client_error: Reason = Reason.FAILED) -> Reason:
+    """The reason a failed call leads to; see the table in the module docstring.
+
+    ``client_error``: the reason of a 4xx without a reason of its own (CreateReplicationJob's
+    are about its parameters: ``InvalidParameter``).
+    """
     if failure.retry_after is not None:
         return Reason.THROTTLED
     code = failure.code
@@ -71,7 +82,7 @@ def classify(failure: SmcFailure) -> Reason:
     if status == 429:
         return Reason.THROTTLED
     if status is not None and 400 <= status < 500:
-        return Reason.FAILED
+        return client_error
     return Reason.RETRYING
 
 

@@ -10,7 +10,9 @@ for a final failure.
 Writes on the success path are two status patches: the write-ahead (by the adapter, before the
 SMC call) and the outcome (by kopf, carrying its last-handled configuration in ``status.kopf``).
 kopf's progress annotations (prefix ``progress.smcoperator.io``) are only written while a handler
-waits for a retry, and there is no finalizer: no deletion handlers, timers or daemons.
+waits for a retry. Only objects with ``deletionPolicy: Delete`` get a finalizer
+(``smcoperator.io/delete-job``, kept by kopf for the ``delete_job`` handler, whose filter matches
+only them); no timers or daemons.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 RESOURCE: Final = (model.GROUP, model.VERSION, model.PLURAL)
 HANDLER_ID: Final = "start"
+DELETE_HANDLER_ID: Final = "delete-job"
 PROGRESS_PREFIX: Final = f"progress.{model.GROUP}"
 DIFFBASE_FIELD: Final = "status.kopf.lastHandledConfiguration"
 
@@ -125,7 +128,7 @@ def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:
     """kopf's settings for this operator (see the module docstring for why)."""
     settings.persistence.progress_storage = ProgressAnnotations(prefix=PROGRESS_PREFIX, v1=False)
     settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field=DIFFBASE_FIELD)
-    settings.persistence.finalizer = f"{model.GROUP}/finalizer"
+    settings.persistence.finalizer = model.FINALIZER
     settings.posting.enabled = True  # our kopf.event() calls; kopf's own log lines stay logs
     settings.posting.loggers = False
     settings.queueing.worker_limit = options.workers
@@ -207,6 +210,7 @@ async def start_up(*, memo: Any, **_: Any) -> None:
             max_attempts=settings.max_attempts,
             backoff_base_seconds=settings.backoff_base_seconds,
             backoff_max_seconds=settings.backoff_max_seconds,
+            poll_seconds=settings.poll_interval_seconds or DEFAULT_POLL_SECONDS,
         ),
         default_region=settings.region,
         random=random.SystemRandom().random,
@@ -221,7 +225,9 @@ async def start_up(*, memo: Any, **_: Any) -> None:
             runtime.kube,
             interval=settings.poll_interval_seconds,
             active=None if runtime.options.peering is None else lambda: _active(runtime),
-            written=lambda obj, job: runtime.registry.observed((obj.namespace, obj.name), job),
+            written=lambda obj, job, source: runtime.registry.observed(
+                (obj.namespace, obj.name), job, source
+            ),
         )
         runtime.refresher_task = asyncio.create_task(
             refresher.run(runtime.registry.watched), name="job-refresher"
@@ -239,6 +245,9 @@ async def start_up(*, memo: Any, **_: Any) -> None:
         settings.max_attempts,
     )
 
+
+#: How often waits look at SMC again when job polling is switched off (POLL_INTERVAL_SECONDS 0).
+DEFAULT_POLL_SECONDS: Final = 60.0
 
 #: How often idle SDK clients, and the AccessKeys they hold, are looked for and dropped.
 HOUSEKEEPING_SECONDS: Final = 60.0
@@ -324,8 +333,11 @@ def _status(body: Mapping[str, Any]) -> ReplicationJobStatus:
         return ReplicationJobStatus()
 
 
-def _claim_key(spec: ReplicationJobSpec, default_region: str) -> tuple[str, str]:
-    return (spec.region_id or default_region, spec.job_id)
+def _claim_key(
+    spec: ReplicationJobSpec, status: ReplicationJobStatus, default_region: str
+) -> tuple[str, str] | None:
+    job_id = spec.job_id or status.job_id
+    return (spec.region_id or default_region, job_id) if job_id is not None else None
 
 
 def _is_deletion(*, type: str | None, **_: Any) -> bool:
@@ -358,17 +370,22 @@ def _entry(
     row = row_of(reason)
     return Entry(
         reason,
-        claim=_claim_key(spec, region) if spec.start else None,
+        claim=_claim_key(spec, status, region) if spec.start else None,
         holds=row is not None and row.holds_job,
         watched=watched(*key, spec, status, region),
     )
 
 
 def _duplicate_of(
-    key: tuple[str, str], spec: ReplicationJobSpec, registry: Registry, region: str
+    key: tuple[str, str],
+    spec: ReplicationJobSpec,
+    status: ReplicationJobStatus,
+    registry: Registry,
+    region: str,
 ) -> str | None:
     """Which other ReplicationJob holds the job; one in another namespace is not named."""
-    holder = registry.holder(key, _claim_key(spec, region))
+    claim = _claim_key(spec, status, region)
+    holder = registry.holder(key, claim) if claim is not None else None
     if holder is None:
         return None
     if holder[0] != key[0]:
@@ -391,8 +408,11 @@ def _observe(body: kopf.Body, meta: kopf.Meta, retry: int, runtime: Runtime) -> 
         spec_problem=problem,
         deleting=meta.get("deletionTimestamp") is not None,
         retries=retry,
-        duplicate_of=_duplicate_of(key, spec, runtime.registry, region) if spec else None,
+        duplicate_of=_duplicate_of(key, spec, status, runtime.registry, region) if spec else None,
         secret_problem=_foreign_secret(body),
+        namespace=key[0],
+        name=key[1],
+        uid=str(meta.get("uid") or ""),
     )
 
 
@@ -410,7 +430,36 @@ async def start(
     **_: Any,
 ) -> None:
     """Create, resume, or any change of spec, labels or annotations: one attempt (module doc)."""
-    runtime: Runtime = memo.runtime
+    await _attempt(body, meta, patch, memo.runtime, retry, logger)
+
+
+def _deletes_job(*, spec: kopf.Spec, **_: Any) -> bool:
+    return spec.get("deletionPolicy") == "Delete"
+
+
+@kopf.on.delete(*RESOURCE, id=DELETE_HANDLER_ID, when=_deletes_job)
+async def delete_job(
+    *,
+    body: kopf.Body,
+    meta: kopf.Meta,
+    patch: kopf.Patch,
+    memo: Any,
+    retry: int,
+    logger: kopf.Logger,
+    **_: Any,
+) -> None:
+    """``deletionPolicy: Delete``: delete the SMC job; kopf releases the finalizer on return."""
+    await _attempt(body, meta, patch, memo.runtime, retry, logger)
+
+
+async def _attempt(
+    body: kopf.Body,
+    meta: kopf.Meta,
+    patch: kopf.Patch,
+    runtime: Runtime,
+    retry: int,
+    logger: kopf.Logger,
+) -> None:
     starter = runtime.starter
     assert starter is not None, "start-up has not run"
     key = (meta.namespace or "", meta.name or "")

@@ -214,6 +214,17 @@ class ReplicationJobStatus(_Wire):
     #: The SMC job this object manages: ``spec.jobId``, or CreateReplicationJob's answer.
     job_id: str | None = None
     source_server: SourceServerObservation | None = None
+    #: Calls made for the lifecycle action in progress, by its condition type (``Created``,
+    #: ``CutOver``, ...): its retry budget. ``attempts`` stays StartReplicationJob's.
+    action_attempts: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("action_attempts", mode="before")
+    @classmethod
+    def _cleared_counts_are_gone(cls, value: object) -> object:
+        # A merge patch clears a count with null; a store that keeps the null means the same.
+        if isinstance(value, dict):
+            return {k: v for k, v in value.items() if v is not None}
+        return value
 
     def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)

@@ -1,8 +1,10 @@
 """Job status mirroring, pure: which jobs to ask about together, and what changed.
 
-``status.job`` mirrors what DescribeReplicationJobs reports. One background task refreshes it for
-every ReplicationJob: jobs sharing credentials and region go into one call of up to 50 JobIds, and
-an object is written only when something other than ``observedTime`` changed.
+``status.job`` mirrors what DescribeReplicationJobs reports, and ``status.sourceServer`` what
+DescribeSourceServers reports about the job's source. One background task refreshes both for
+every ReplicationJob: jobs sharing credentials and region go into one call of up to 50 JobIds
+(and their sources into one DescribeSourceServers call), and an object is written only when
+something other than ``observedTime`` changed.
 """
 
 from __future__ import annotations
@@ -14,8 +16,13 @@ from datetime import datetime
 
 from smc_operator import wire
 from smc_operator.conditions import STARTED, format_time
-from smc_operator.model import JobObservation, ReplicationJobSpec, ReplicationJobStatus
-from smc_operator.outcomes import JobReport
+from smc_operator.model import (
+    JobObservation,
+    ReplicationJobSpec,
+    ReplicationJobStatus,
+    SourceServerObservation,
+)
+from smc_operator.outcomes import JobReport, SourceServerReport
 from smc_operator.reasons import row_of
 
 
@@ -29,6 +36,7 @@ class Watched:
     region_id: str
     secret_name: str | None
     job: JobObservation | None
+    source_server: SourceServerObservation | None = None
 
     @property
     def group(self) -> tuple[str, str | None, str]:
@@ -46,6 +54,9 @@ def watched(
     default_region: str,
 ) -> Watched | None:
     """The refresher's view of an object, or None when it should not be polled."""
+    job_id = spec.job_id or status.job_id
+    if job_id is None:
+        return None  # not created yet
     condition = status.condition(STARTED)
     row = row_of(condition.reason) if condition is not None else None
     if row is not None and not row.polled:
@@ -55,10 +66,11 @@ def watched(
     return Watched(
         namespace=namespace,
         name=name,
-        job_id=spec.job_id,
+        job_id=job_id,
         region_id=spec.region_id or default_region,
         secret_name=spec.secret_name,
         job=status.job,
+        source_server=status.source_server,
     )
 
 
@@ -103,6 +115,21 @@ def observe(report: JobReport, now: datetime) -> JobObservation:
         progress=report.progress,
         error_code=report.error_code,
         status_info=report.status_info,
+        image_id=report.image_id,
+        instance_id=report.instance_id,
+        observed_time=format_time(now),
+    )
+
+
+def observe_source(report: SourceServerReport, now: datetime) -> SourceServerObservation:
+    return SourceServerObservation(
+        source_id=report.source_id,
+        state=report.state,
+        name=report.name,
+        platform=report.platform,
+        agent_version=report.agent_version,
+        error_code=report.error_code,
+        status_info=report.status_info,
         observed_time=format_time(now),
     )
 
@@ -118,7 +145,10 @@ def unknown(obj: Watched, now: datetime) -> JobObservation:
     )
 
 
-def changed(old: JobObservation | None, new: JobObservation) -> bool:
+def changed(
+    old: JobObservation | SourceServerObservation | None,
+    new: JobObservation | SourceServerObservation,
+) -> bool:
     """True when anything but ``observedTime`` differs: only then is the object written."""
     if old is None:
         return True
@@ -127,14 +157,48 @@ def changed(old: JobObservation | None, new: JobObservation) -> bool:
     )
 
 
+def sources(batch: Batch, reports: dict[str, JobReport]) -> list[str]:
+    """The source servers of the batch's jobs (one DescribeSourceServers call: at most 50)."""
+    found = {r.source_id for r in reports.values() if r.source_id}
+    return sorted(found)[: wire.DESCRIBE_MAX_JOB_IDS]
+
+
+@dataclass(frozen=True)
+class Update:
+    """What to write for one object: ``job`` and/or ``source_server`` (None: unchanged)."""
+
+    obj: Watched
+    job: JobObservation | None
+    source_server: SourceServerObservation | None
+
+    def patch(self) -> dict[str, object]:
+        patch: dict[str, object] = {}
+        if self.job is not None:
+            patch["job"] = self.job.to_wire()
+        if self.source_server is not None:
+            patch["sourceServer"] = self.source_server.to_wire()
+        return patch
+
+
 def updates(
-    batch: Batch, reports: dict[str, JobReport], now: datetime
-) -> Sequence[tuple[Watched, JobObservation]]:
-    """The objects of ``batch`` whose ``status.job`` must be written, with the new value."""
+    batch: Batch,
+    reports: dict[str, JobReport],
+    now: datetime,
+    servers: dict[str, SourceServerReport] | None = None,
+) -> Sequence[Update]:
+    """The objects of ``batch`` whose ``status.job`` or ``status.sourceServer`` must be written."""
     result = []
     for obj in batch.objects:
         report = reports.get(obj.job_id)
         new = observe(report, now) if report is not None else unknown(obj, now)
-        if changed(obj.job, new):
-            result.append((obj, new))
+        server = (servers or {}).get(report.source_id or "") if report is not None else None
+        new_source = observe_source(server, now) if server is not None else None
+        job = new if changed(obj.job, new) else None
+        source = (
+            new_source
+            if new_source is not None and changed(obj.source_server, new_source)
+            else None
+        )
+        if job is not None or source is not None:
+            result.append(Update(obj, job, source))
     return result

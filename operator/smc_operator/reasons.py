@@ -1,6 +1,8 @@
-"""The reasons table: every reason the ``Started`` condition can give, and what each one means.
+"""The reasons table: every reason a condition can give, and what each one means.
 
-One row per reason. Conditions (their status), Events (their type), the decision (whether a
+One row per reason, whichever condition (``Created``, ``Started``, ``Suspended``, ``CutOver``,
+``Synced``, ``Deleted``) gives it: a failure such as ``Retrying`` or ``AccessDenied`` means the
+same on each, and ``conditions`` says where a reason appears. Conditions (their status), Events (their type), the decision (whether a
 request is settled, whether and how it is retried), duplicate detection (whether an object holds
 its SMC job), the job refresher (whether the job is polled), the ``smc_operator_replicationjobs``
 and ``smc_operator_start_retries_total`` metrics (the reason is their label) and the README's
@@ -22,7 +24,7 @@ EventType = Literal["Normal", "Warning"]
 
 
 class Reason(StrEnum):
-    """Why ``Started`` has its status. CamelCase, as Kubernetes reasons are."""
+    """Why a condition has its status. CamelCase, as Kubernetes reasons are."""
 
     NOT_REQUESTED = "NotRequested"
     STARTING = "Starting"
@@ -38,6 +40,25 @@ class Reason(StrEnum):
     DUPLICATE_JOB_ID = "DuplicateJobId"
     INVALID_SPEC = "InvalidSpec"
     FAILED = "Failed"
+    SUSPENDED = "Suspended"
+    CREATING = "Creating"
+    CREATED = "Created"
+    ADOPTED = "Adopted"
+    NAME_DUPLICATE = "NameDuplicate"
+    QUOTA_EXCEEDED = "QuotaExceeded"
+    IDEMPOTENT_PARAMETER_MISMATCH = "IdempotentParameterMismatch"
+    INVALID_PARAMETER = "InvalidParameter"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    RESUMED = "Resumed"
+    WAITING_FOR_CYCLE = "WaitingForCycle"
+    CUTTING_OVER = "CuttingOver"
+    CUT_OVER = "CutOver"
+    NOT_INCREMENTAL = "NotIncremental"
+    MODIFYING = "Modifying"
+    SYNCED = "Synced"
+    NOT_MODIFIABLE_IN_STATUS = "NotModifiableInStatus"
+    DELETING = "Deleting"
 
 
 class RetryCurve(StrEnum):
@@ -45,6 +66,20 @@ class RetryCurve(StrEnum):
 
     REGULAR = "Regular"
     THROTTLED = "Throttled"
+    #: Not a failure: waiting for SMC's job to reach a state, looked at every poll interval.
+    POLL = "Poll"
+
+
+#: The condition types (docs/design.md): one per SMC action.
+CREATED: Final = "Created"
+STARTED: Final = "Started"
+SUSPENDED: Final = "Suspended"
+CUT_OVER: Final = "CutOver"
+SYNCED: Final = "Synced"
+DELETED: Final = "Deleted"
+CONDITION_TYPES: Final = (CREATED, STARTED, SUSPENDED, CUT_OVER, SYNCED, DELETED)
+#: Failures every action can meet (its call failed, or could not be made).
+EVERY: Final = CONDITION_TYPES
 
 
 @dataclass(frozen=True)
@@ -65,6 +100,8 @@ class ReasonInfo:
     meaning: str
     #: What the user can do about it (empty when nothing needs doing).
     remedy: str = ""
+    #: The condition types that give this reason.
+    conditions: tuple[str, ...] = (STARTED,)
 
     @property
     def failed(self) -> bool:
@@ -117,6 +154,7 @@ REASONS: Final[Mapping[Reason, ReasonInfo]] = MappingProxyType(
             polled=True,
             meaning="`InternalError`, a network error or a timeout: retried with exponential backoff (full jitter)",
             remedy="nothing: it is retried, and ends RetriesExhausted after `SMC_OPERATOR_MAX_ATTEMPTS` calls",
+            conditions=EVERY,
         ),
         Reason.THROTTLED: ReasonInfo(
             status="Unknown",
@@ -127,6 +165,7 @@ REASONS: Final[Mapping[Reason, ReasonInfo]] = MappingProxyType(
             polled=True,
             meaning="`Throttling*` or `ServiceUnavailable`: retried on a slower curve",
             remedy="nothing: it is retried; lower `SMC_OPERATOR_QPS` if it persists",
+            conditions=EVERY,
         ),
         Reason.INVALID_STATUS: ReasonInfo(
             status="False",
@@ -137,6 +176,7 @@ REASONS: Final[Mapping[Reason, ReasonInfo]] = MappingProxyType(
             polled=True,
             meaning="SMC refused: the job is not `Ready`, `Stopped` or `InError`",
             remedy="wait until SMC shows the job Ready, Stopped or InError, then ask again",
+            conditions=(STARTED, SUSPENDED, CUT_OVER, SYNCED, DELETED),
         ),
         Reason.SOURCE_SERVER_STATE_INVALID: ReasonInfo(
             status="False",
@@ -147,6 +187,7 @@ REASONS: Final[Mapping[Reason, ReasonInfo]] = MappingProxyType(
             polled=True,
             meaning="SMC refused: the source server is not `Available`",
             remedy="check the SMC agent on the source server until SMC shows it Available, then ask again",
+            conditions=(CREATED, STARTED, CUT_OVER),
         ),
         Reason.ACCESS_DENIED: ReasonInfo(
             status="False",
@@ -156,7 +197,8 @@ REASONS: Final[Mapping[Reason, ReasonInfo]] = MappingProxyType(
             holds_job=False,
             polled=False,
             meaning="the credentials were refused (unknown key, bad signature, RAM denial, no credentials)",
-            remedy="check the AccessKey and its RAM policy (smc:StartReplicationJob, smc:DescribeReplicationJobs), then ask again",
+            remedy="check the AccessKey and its RAM policy (the README lists the smc: actions), then ask again",
+            conditions=EVERY,
         ),
         Reason.JOB_NOT_FOUND: ReasonInfo(
             status="False",
@@ -167,6 +209,7 @@ REASONS: Final[Mapping[Reason, ReasonInfo]] = MappingProxyType(
             polled=False,
             meaning="SMC does not know the job ID",
             remedy="check `spec.jobId` and `spec.regionId`",
+            conditions=(CREATED, STARTED),
         ),
         Reason.CREDENTIALS_NOT_FOUND: ReasonInfo(
             status="False",
@@ -177,6 +220,7 @@ REASONS: Final[Mapping[Reason, ReasonInfo]] = MappingProxyType(
             polled=False,
             meaning="the Secret is missing, lacks a key, is unreadable, or is in another namespace",
             remedy="create or fix the Secret in the object's namespace (keys accessKeyId, accessKeySecret, optional securityToken), then ask again",
+            conditions=EVERY,
         ),
         Reason.RETRIES_EXHAUSTED: ReasonInfo(
             status="False",
@@ -187,6 +231,7 @@ REASONS: Final[Mapping[Reason, ReasonInfo]] = MappingProxyType(
             polled=True,
             meaning="retryable failures for `SMC_OPERATOR_MAX_ATTEMPTS` calls",
             remedy="the condition keeps the last error code; once SMC answers again, ask again",
+            conditions=EVERY,
         ),
         Reason.DUPLICATE_JOB_ID: ReasonInfo(
             status="False",
@@ -217,6 +262,206 @@ REASONS: Final[Mapping[Reason, ReasonInfo]] = MappingProxyType(
             polled=True,
             meaning="SMC refused with a client error that has no reason of its own (see ERROR CODE)",
             remedy="look the error code up in SMC's documentation, fix the cause, then ask again",
+            conditions=EVERY,
+        ),
+        Reason.SUSPENDED: ReasonInfo(
+            status="False",
+            settled=False,
+            event="Normal",
+            retry=None,
+            holds_job=False,
+            polled=True,
+            meaning="`spec.suspend` is true: no start while suspended",
+            remedy="set `spec.suspend: false` to resume (a new start request when `spec.start` is true)",
+        ),
+        Reason.CREATING: ReasonInfo(
+            status="Unknown",
+            settled=False,
+            event="Warning",
+            retry=None,
+            holds_job=False,
+            polled=False,
+            meaning="CreateReplicationJob is in flight (the intent is recorded first; a repeat looks the job up by name and uid tag)",
+            conditions=(CREATED,),
+        ),
+        Reason.CREATED: ReasonInfo(
+            status="True",
+            settled=True,
+            event="Normal",
+            retry=None,
+            holds_job=False,
+            polled=True,
+            meaning="CreateReplicationJob answered with `status.jobId` (or the lookup by name and uid tag found the job)",
+            conditions=(CREATED,),
+        ),
+        Reason.ADOPTED: ReasonInfo(
+            status="True",
+            settled=True,
+            event="Normal",
+            retry=None,
+            holds_job=False,
+            polled=True,
+            meaning="SMC knows `spec.jobId` (DescribeReplicationJobs found it, or it accepted a start of it)",
+            conditions=(CREATED,),
+        ),
+        Reason.NAME_DUPLICATE: ReasonInfo(
+            status="False",
+            settled=True,
+            event="Warning",
+            retry=None,
+            holds_job=False,
+            polled=False,
+            meaning="SMC refused: another job already has this name (`ReplicationJobName.Duplicate`)",
+            remedy="choose another `spec.job.name`",
+            conditions=(CREATED, SYNCED),
+        ),
+        Reason.QUOTA_EXCEEDED: ReasonInfo(
+            status="False",
+            settled=True,
+            event="Warning",
+            retry=None,
+            holds_job=False,
+            polled=False,
+            meaning="SMC refused: the account has its maximum of replication jobs (`QuotaExceeded.ReplicationJob`)",
+            remedy="delete finished jobs (or raise the quota), then ask again",
+            conditions=(CREATED,),
+        ),
+        Reason.IDEMPOTENT_PARAMETER_MISMATCH: ReasonInfo(
+            status="False",
+            settled=True,
+            event="Warning",
+            retry=None,
+            holds_job=False,
+            polled=False,
+            meaning="SMC refused a repeated create whose parameters changed since the first (same ClientToken)",
+            remedy="restore `spec.job` as it was, or delete the SMC job tagged `smcoperator.io/uid` with this object's uid and ask again",
+            conditions=(CREATED,),
+        ),
+        Reason.INVALID_PARAMETER: ReasonInfo(
+            status="False",
+            settled=True,
+            event="Warning",
+            retry=None,
+            holds_job=False,
+            polled=False,
+            meaning="SMC refused the job's parameters (a client error, see ERROR CODE)",
+            remedy="fix `spec.job` as the message says",
+            conditions=(CREATED,),
+        ),
+        Reason.STOPPING: ReasonInfo(
+            status="Unknown",
+            settled=False,
+            event="Normal",
+            retry=RetryCurve.POLL,
+            holds_job=False,
+            polled=True,
+            meaning="waiting until the job is Running and Syncing (the only state SMC stops in), or StopReplicationJob is in flight",
+            remedy="nothing: the job is stopped as soon as SMC allows it",
+            conditions=(SUSPENDED,),
+        ),
+        Reason.STOPPED: ReasonInfo(
+            status="True",
+            settled=True,
+            event="Normal",
+            retry=None,
+            holds_job=False,
+            polled=True,
+            meaning="the job is stopped (StopReplicationJob accepted), or was not running",
+            conditions=(SUSPENDED,),
+        ),
+        Reason.RESUMED: ReasonInfo(
+            status="False",
+            settled=False,
+            event="Normal",
+            retry=None,
+            holds_job=False,
+            polled=True,
+            meaning="`spec.suspend` is false again",
+            conditions=(SUSPENDED,),
+        ),
+        Reason.WAITING_FOR_CYCLE: ReasonInfo(
+            status="Unknown",
+            settled=False,
+            event="Normal",
+            retry=RetryCurve.POLL,
+            holds_job=False,
+            polled=True,
+            meaning="cut-over requested: waiting until the incremental job is Waiting between cycles",
+            remedy="nothing: it is cut over at the end of the current cycle",
+            conditions=(CUT_OVER,),
+        ),
+        Reason.CUTTING_OVER: ReasonInfo(
+            status="Unknown",
+            settled=False,
+            event="Normal",
+            retry=None,
+            holds_job=False,
+            polled=True,
+            meaning="CutOverReplicationJob is in flight (the intent is recorded first)",
+            conditions=(CUT_OVER,),
+        ),
+        Reason.CUT_OVER: ReasonInfo(
+            status="True",
+            settled=True,
+            event="Normal",
+            retry=None,
+            holds_job=False,
+            polled=True,
+            meaning="SMC accepted the cut-over: the job makes its last image and finishes",
+            conditions=(CUT_OVER,),
+        ),
+        Reason.NOT_INCREMENTAL: ReasonInfo(
+            status="False",
+            settled=True,
+            event="Warning",
+            retry=None,
+            holds_job=False,
+            polled=True,
+            meaning="cut-over requested for a one-off job (`runOnce: true`): only incremental jobs are cut over",
+            remedy="remove `spec.cutOver`; a one-off job finishes by itself",
+            conditions=(CUT_OVER,),
+        ),
+        Reason.MODIFYING: ReasonInfo(
+            status="Unknown",
+            settled=False,
+            event="Normal",
+            retry=None,
+            holds_job=False,
+            polled=True,
+            meaning="ModifyReplicationJobAttribute is in flight",
+            conditions=(SYNCED,),
+        ),
+        Reason.SYNCED: ReasonInfo(
+            status="True",
+            settled=True,
+            event="Normal",
+            retry=None,
+            holds_job=False,
+            polled=True,
+            meaning="the job's name, description, frequency, images to keep and valid time match `spec.job`",
+            conditions=(SYNCED,),
+        ),
+        Reason.NOT_MODIFIABLE_IN_STATUS: ReasonInfo(
+            status="False",
+            settled=False,
+            event="Warning",
+            retry=RetryCurve.POLL,
+            holds_job=False,
+            polled=True,
+            meaning="a change SMC accepts only in other job states (the message names the status and fields); applied once SMC allows it",
+            remedy="nothing, or revert the change: frequency and maxNumberOfImageToKeep change only while Ready or Waiting",
+            conditions=(SYNCED,),
+        ),
+        Reason.DELETING: ReasonInfo(
+            status="Unknown",
+            settled=False,
+            event="Normal",
+            retry=RetryCurve.POLL,
+            holds_job=False,
+            polled=False,
+            meaning="`deletionPolicy: Delete`: stopping and deleting the SMC job; the finalizer goes once SMC no longer lists it",
+            remedy="nothing; to keep the SMC job instead, set `spec.deletionPolicy: Orphan`",
+            conditions=(DELETED,),
         ),
     }
 )

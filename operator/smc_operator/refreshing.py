@@ -1,4 +1,5 @@
-"""The job refresher: one background task that mirrors DescribeReplicationJobs into ``status.job``.
+"""The job refresher: one background task that mirrors DescribeReplicationJobs into ``status.job``
+and DescribeSourceServers into ``status.sourceServer``.
 
 Every ``POLL_INTERVAL_SECONDS`` it takes the operator's current view of all ReplicationJobs,
 groups them into DescribeReplicationJobs calls of up to 50 JobIds sharing credentials and region
@@ -17,9 +18,9 @@ from smc_operator.apis import KubeApi, KubeError, KubeNotFoundError, SmcApi
 from smc_operator.clocks import Clock, utc_now
 from smc_operator.credentials import AccessKey, CredentialsError
 from smc_operator.keys import read_access_key
-from smc_operator.model import JobObservation
-from smc_operator.observations import Batch, Watched, batches, updates
-from smc_operator.outcomes import SmcFailure
+from smc_operator.model import JobObservation, SourceServerObservation
+from smc_operator.observations import Batch, Watched, batches, sources, updates
+from smc_operator.outcomes import SmcFailure, SourceServerReport
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ class JobRefresher:
         interval: float,
         clock: Clock = utc_now,
         active: Callable[[], Awaitable[bool]] | None = None,
-        written: Callable[[Watched, JobObservation], None] | None = None,
+        written: Callable[[Watched, JobObservation | None, SourceServerObservation | None], None]
+        | None = None,
     ) -> None:
         self._smc = smc
         self._kube = kube
@@ -85,15 +87,30 @@ class JobRefresher:
                 report.describe(),
             )
             return 0
-        written = 0
-        for obj, observation in updates(batch, dict(report.jobs), self._clock()):
-            try:
-                await self._kube.patch_status(
-                    obj.namespace, obj.name, {"job": observation.to_wire()}
+        jobs = dict(report.jobs)
+        servers: dict[str, SourceServerReport] = {}
+        source_ids = sources(batch, jobs)
+        if source_ids:
+            answer = await self._smc.describe_source_servers(
+                source_ids, region_id=batch.region_id, access_key=access_key
+            )
+            if isinstance(answer, SmcFailure):
+                logger.warning(
+                    "Job refresh: DescribeSourceServers failed for %d source(s) in %s: %s",
+                    len(source_ids),
+                    batch.region_id,
+                    answer.describe(),
                 )
+            else:
+                servers = dict(answer.servers)
+        written = 0
+        for update in updates(batch, jobs, self._clock(), servers):
+            obj = update.obj
+            try:
+                await self._kube.patch_status(obj.namespace, obj.name, update.patch())
                 written += 1
                 if self._written is not None:
-                    self._written(obj, observation)
+                    self._written(obj, update.job, update.source_server)
             except KubeNotFoundError:
                 pass  # deleted meanwhile
             except KubeError as exc:

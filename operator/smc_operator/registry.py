@@ -19,7 +19,7 @@ import dataclasses
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from smc_operator.model import JobObservation
+from smc_operator.model import JobObservation, SourceServerObservation
 from smc_operator.observations import Watched
 
 ObjectKey = tuple[str, str]  # (namespace, name)
@@ -56,11 +56,21 @@ class Registry:
             if not holders:
                 del self._claims[old.claim]
 
-    def observed(self, key: ObjectKey, job: JobObservation) -> None:
-        """The job refresher wrote ``status.job`` of ``key``: remember it, to write only changes."""
+    def observed(
+        self,
+        key: ObjectKey,
+        job: JobObservation | None,
+        source_server: SourceServerObservation | None = None,
+    ) -> None:
+        """The job refresher wrote ``status.job`` / ``status.sourceServer`` of ``key`` (None:
+        not written): remember them, to write only changes."""
         entry = self._entries.get(key)
         if entry is not None and entry.watched is not None:
-            watched = dataclasses.replace(entry.watched, job=job)
+            watched = entry.watched
+            if job is not None:
+                watched = dataclasses.replace(watched, job=job)
+            if source_server is not None:
+                watched = dataclasses.replace(watched, source_server=source_server)
             self._entries[key] = dataclasses.replace(entry, watched=watched)
 
     def holder(self, key: ObjectKey, claim: ClaimKey) -> ObjectKey | None:

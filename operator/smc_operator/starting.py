@@ -17,8 +17,22 @@ from typing import Any
 
 from smc_operator.apis import KubeApi, KubeConflictError, KubeError, KubeNotFoundError, SmcApi
 from smc_operator.clocks import Clock, utc_now
+from smc_operator.conditions import CONDITION_TYPES, STARTED
 from smc_operator.credentials import AccessKey, CredentialsError
-from smc_operator.decide import Call, IntentFailure, Limits, Observed, Remembered, Verdict, decide
+from smc_operator.decide import (
+    INTENT_CALLS,
+    Answer,
+    Call,
+    IntentFailure,
+    LifecycleOutcome,
+    Limits,
+    Observed,
+    Remembered,
+    SmcRequest,
+    Verdict,
+    decide,
+)
+from smc_operator.events import Event
 from smc_operator.keys import read_access_key
 from smc_operator.model import ReplicationJobStatus
 
@@ -51,13 +65,17 @@ class Starter:
         self.outcomes.pop((namespace, name), None)
 
     async def attempt(self, ref: ObjectRef, observed: Observed) -> Verdict:
-        """Decide, do what the verdict asks, decide again with the answer; the last verdict."""
+        """Decide, do what the verdict asks, decide again with the answer; the last verdict,
+        carrying every Event and the whole status of the steps before it."""
         key = (ref.namespace, ref.name)
         # 1. Decide from the object as observed, and what this process remembers of it.
         observed = dataclasses.replace(observed, remembered=self.outcomes.get(key))
         verdict = self._decide(observed)
         access_key: AccessKey | None = None
         credentials_read = False
+        events: list[Event] = []
+        status: ReplicationJobStatus | None = None
+        resource_version = ref.resource_version
         while verdict.call is not None:
             assert observed.spec is not None  # calls are only decided for valid specs
             spec = observed.spec
@@ -70,31 +88,97 @@ class Starter:
                 except CredentialsError as exc:
                     verdict = self._decide(observed.answered(secret_problem=str(exc)))
                     continue
-            # 3. Before a repeat call: ask DescribeReplicationJobs whether the job has started.
-            if verdict.call is Call.DESCRIBE:
-                report = await self.smc.describe_replication_jobs(
-                    [spec.job_id], region_id=region, access_key=access_key
+            call = verdict.call
+            assert call is not None
+            request = verdict.request or SmcRequest(job_id=observed.job_id)
+            # 3. An intent goes first, only if the object is unchanged; only then the call.
+            if call in INTENT_CALLS:
+                assert verdict.write is not None  # Start, Create and CutOver follow their intent
+                failure, detail, resource_version = await self._write_intent(
+                    ref, resource_version, verdict.write
                 )
-                observed = observed.answered(confirmation=report)
-            # 4. Write the intent, only if the object is unchanged; only then call Start.
-            else:
-                assert verdict.write is not None  # a Start always follows its intent
-                failure, detail = await self._write_intent(ref, verdict.write)
                 if failure is not None:
+                    # Nothing of this verdict landed: the next run decides again from the object
+                    # (a lost create result is found again by name and uid tag).
+                    events.clear()
+                    status = None
                     observed = observed.answered(
                         intent_failure=failure, intent_failure_detail=detail
                     )
-                else:
-                    outcome = await self.smc.start_replication_job(
-                        spec.job_id, region_id=region, access_key=access_key
-                    )
-                    observed = observed.answered(status=verdict.write, outcome=outcome)
-            # 5. Decide again, with the answer.
+                    verdict = self._decide(observed)
+                    continue
+            events.extend(verdict.events)
+            status = verdict.write or status
+            # 4. Call SMC; 5. decide again, with the answer.
+            observed = await self._call(observed, call, request, region, access_key, verdict.write)
             verdict = self._decide(observed)
+        events.extend(verdict.events)
+        if verdict.write is None and status is not None:
+            verdict = dataclasses.replace(verdict, write=status)
+        verdict = dataclasses.replace(verdict, events=tuple(events))
         # 6. Remember a settled outcome, in case its write is lost.
         if verdict.final and verdict.write is not None:
             self._remember(key, Remembered(observed.request, verdict.write.attempts, verdict.write))
         return verdict
+
+    async def _call(
+        self,
+        observed: Observed,
+        call: Call,
+        request: SmcRequest,
+        region: str,
+        access_key: AccessKey | None,
+        written: ReplicationJobStatus | None,
+    ) -> Observed:
+        """Make the SMC call a verdict asked for: the observation with its answer."""
+        smc = self.smc
+        job_id = request.job_id or ""
+        if call is Call.DESCRIBE:
+            report = await smc.describe_replication_jobs(
+                [job_id], region_id=region, access_key=access_key
+            )
+            return observed.answered(status=written, confirmation=report)
+        if call is Call.FIND:
+            assert request.name is not None
+            found = await smc.find_replication_jobs(
+                name=request.name, tags=request.tags, region_id=region, access_key=access_key
+            )
+            return observed.answered(status=written, confirmation=found)
+        if call is Call.START:
+            outcome = await smc.start_replication_job(
+                job_id, region_id=region, access_key=access_key
+            )
+            return observed.answered(status=written, outcome=outcome)
+        answer: LifecycleOutcome
+        if call is Call.CREATE:
+            assert request.template is not None
+            assert request.name is not None
+            assert request.client_token is not None
+            answer = await smc.create_replication_job(
+                request.template,
+                name=request.name,
+                client_token=request.client_token,
+                tags=request.tags,
+                region_id=region,
+                access_key=access_key,
+            )
+        elif call is Call.STOP:
+            answer = await smc.stop_replication_job(job_id, region_id=region, access_key=access_key)
+        elif call is Call.DELETE:
+            answer = await smc.delete_replication_job(
+                job_id, region_id=region, access_key=access_key
+            )
+        elif call is Call.CUT_OVER:
+            answer = await smc.cut_over_replication_job(
+                job_id, sync_data=request.sync_data, region_id=region, access_key=access_key
+            )
+        else:
+            assert call is Call.MODIFY
+            assert request.changes is not None
+            answer = await smc.modify_replication_job_attribute(
+                job_id, request.changes, region_id=region, access_key=access_key
+            )
+        return observed.answered(status=written, answer=Answer(call, answer))
 
     def _decide(self, observed: Observed) -> Verdict:
         return decide(observed, self.limits, self.clock(), self.random)
@@ -105,19 +189,23 @@ class Starter:
         return await read_access_key(self.kube, self.smc, namespace, secret_name)
 
     async def _write_intent(
-        self, ref: ObjectRef, intent: ReplicationJobStatus
-    ) -> tuple[IntentFailure | None, str]:
+        self, ref: ObjectRef, resource_version: str | None, intent: ReplicationJobStatus
+    ) -> tuple[IntentFailure | None, str, str | None]:
+        """Write the intent if the object is still at ``resource_version``; the failure, its
+        detail and the object's new resourceVersion (the precondition of a next intent)."""
         try:
-            await self.kube.patch_status(
-                ref.namespace, ref.name, status_patch(intent), resource_version=ref.resource_version
+            written = await self.kube.patch_status(
+                ref.namespace, ref.name, status_patch(intent), resource_version=resource_version
             )
         except KubeConflictError:
-            return IntentFailure.CONFLICT, ""
+            return IntentFailure.CONFLICT, "", resource_version
         except KubeNotFoundError:
-            return IntentFailure.GONE, ""
+            return IntentFailure.GONE, "", resource_version
         except KubeError as exc:
-            return IntentFailure.ERROR, str(exc)
-        return None, ""
+            return IntentFailure.ERROR, str(exc), resource_version
+        metadata = written.get("metadata") if isinstance(written, Mapping) else None
+        version = metadata.get("resourceVersion") if isinstance(metadata, Mapping) else None
+        return None, "", str(version) if version else resource_version
 
     def _remember(self, key: ObjectKey, remembered: Remembered) -> None:
         self.outcomes[key] = remembered
@@ -127,13 +215,24 @@ class Starter:
 
 
 def status_patch(status: ReplicationJobStatus) -> Mapping[str, Any]:
-    """The status fields a start attempt owns; ``job`` belongs to the job refresher."""
+    """The status fields a start attempt owns; ``job`` and ``sourceServer`` belong to the job
+    refresher."""
     wire_status = status.to_wire()
     wire_status.pop("job", None)
+    wire_status.pop("sourceServer", None)
+    # Merge patches keep keys they do not mention: a finished action's count is cleared.
+    lifecycle = {c.type for c in status.conditions} - {STARTED}
+    if lifecycle or status.action_attempts:
+        attempts: dict[str, int | None] = {type_: None for type_ in CONDITION_TYPES}
+        attempts.update(status.action_attempts)
+        wire_status["actionAttempts"] = attempts
     if status.start_request is not None:
         # Merge patches keep keys they do not mention: clear a removed annotation explicitly.
-        wire_status["startRequest"] = {
+        request: dict[str, object] = {
             "generation": status.start_request.generation,
             "retryRequestedAt": status.start_request.retry_requested_at,
         }
+        if status.start_request.spec is not None:
+            request["spec"] = status.start_request.spec
+        wire_status["startRequest"] = request
     return wire_status

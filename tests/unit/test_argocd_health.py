@@ -47,14 +47,17 @@ EXPECTED = {
     Reason.INVALID_SPEC: "Degraded",
     Reason.FAILED: "Degraded",
 }
+#: The reasons of the Started condition (the lifecycle's own are checked below, by condition).
+STARTED_REASONS = [r for r, row in REASONS.items() if "Started" in row.conditions]
 
 
 def test_every_reason_has_a_recorded_object_and_an_expected_health() -> None:
-    assert set(EXPECTED) == set(Reason)
-    assert {path.stem for path in RECORDED.glob("*.json")} == {reason.value for reason in Reason}
+    assert set(EXPECTED) | {Reason.SUSPENDED} == set(STARTED_REASONS)
+    recorded_reasons = {path.stem for path in RECORDED.glob("*.json")}
+    assert recorded_reasons == {reason.value for reason in EXPECTED}
 
 
-@pytest.mark.parametrize("reason", list(Reason))
+@pytest.mark.parametrize("reason", list(EXPECTED))
 def test_each_recorded_outcome_maps_to_its_health_with_the_condition_message(
     reason: Reason,
 ) -> None:
@@ -109,3 +112,33 @@ def test_the_argocd_cm_patch_carries_the_health_check_verbatim() -> None:
     patch = yaml.safe_load((ROOT / "deploy" / "argocd" / "argocd-cm-patch.yaml").read_text())
     key = "resource.customizations.health.smcoperator.io_ReplicationJob"
     assert patch == {"data": {key: SCRIPT}}
+
+
+def _with_condition(type_: str, status: str, reason: str, message: str) -> dict[str, Any]:
+    obj = copy.deepcopy(recorded(Reason.NOT_REQUESTED))
+    conditions = [c for c in obj["status"]["conditions"] if c["type"] != type_]
+    conditions.append(
+        {"type": type_, "status": status, "reason": reason, "message": message, "errorCode": "X"}
+    )
+    obj["status"]["conditions"] = conditions
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("type_", "status", "reason", "expected"),
+    [
+        ("Created", "False", "NameDuplicate", "Degraded"),
+        ("Created", "False", "QuotaExceeded", "Degraded"),
+        ("Created", "Unknown", "Creating", "Progressing"),
+        ("Started", "False", "Suspended", "Suspended"),
+        ("CutOver", "False", "NotIncremental", "Degraded"),
+        ("Suspended", "False", "InvalidStatus", "Degraded"),
+    ],
+)
+def test_a_lifecycle_condition_decides_the_health_it_explains(
+    type_: str, status: str, reason: str, expected: str
+) -> None:
+    obj = _with_condition(type_, status, reason, "what SMC said")
+    health_status, message = health(obj)
+    assert health_status == expected
+    assert message.startswith(f"{reason}: what SMC said")

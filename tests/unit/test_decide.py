@@ -1,5 +1,6 @@
 """The decision function, row by row of the table in its docstring."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -62,9 +63,16 @@ def written_intent(obs: Observed) -> Observed:
 
 
 def test_start_false_records_not_requested_once() -> None:
-    first = decide(observed(start=False), LIMITS, T0, half)
+    # No Start to answer for the job: one Describe tells whether SMC knows it (Created).
+    looked = decide(observed(start=False), LIMITS, T0, half)
+    assert step(looked) == "confirm"
+    report = JobsReport(request_id="R-D", jobs={JOB: JobReport(job_id=JOB, status="Ready")})
+    first = decide(observed(start=False).answered(confirmation=report), LIMITS, T0, half)
     assert step(first) == "record"
     assert started_reason(first) == ("NotRequested", "False", None, None, 0)
+    adopted = first.write.condition("Created")
+    assert adopted is not None
+    assert (adopted.reason, adopted.request_id) == ("Adopted", "R-D")
     again = decide(observed(start=False, status=first.write), LIMITS, T0 + timedelta(hours=1), half)
     assert step(again) == "nothing"
 
@@ -118,9 +126,34 @@ def test_a_new_generation_is_a_new_request_with_attempts_reset() -> None:
     done = decide(
         obs.answered(outcome=SmcFailure("InternalError", "x", "R", 500)), LIMITS, T0, half
     )
-    result = decide(observed(generation=2, status=done.write), LIMITS, T0, half)
+    changed = observed(generation=2, status=done.write)
+    changed = dataclasses.replace(
+        changed, spec=ReplicationJobSpec(job_id=JOB, start=True, region_id="cn-shanghai")
+    )
+    result = decide(changed, LIMITS, T0, half)
     assert step(result) == "start"
     assert result.write.attempts == 1
+
+
+def test_a_new_generation_that_leaves_the_start_alone_is_no_new_request() -> None:
+    # e.g. spec.deletionPolicy or spec.job.description changed: the settled start stays settled
+    # and is stamped with the new generation, without an Event.
+    obs = written_intent(observed(generation=1))
+    done = decide(obs.answered(outcome=SmcAccepted("R-S")), LIMITS, T0, half)
+    later = dataclasses.replace(
+        observed(generation=2, status=done.write),
+        spec=ReplicationJobSpec(job_id=JOB, start=True, deletion_policy="Delete"),
+    )
+    result = decide(later, LIMITS, T0, half)
+    assert result.call is None and result.events == ()
+    assert result.write is not None
+    condition = result.write.condition(STARTED)
+    assert condition is not None
+    assert (condition.reason, condition.request_id, condition.observed_generation) == (
+        "Started",
+        "R-S",
+        2,
+    )
 
 
 def test_a_new_retry_annotation_value_is_a_new_request() -> None:

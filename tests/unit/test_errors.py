@@ -3,7 +3,7 @@ import pytest
 from smc_operator import wire
 from smc_operator.errors import classify, named_job_status
 from smc_operator.outcomes import SmcFailure
-from smc_operator.reasons import REASONS, Reason
+from smc_operator.reasons import REASONS, Reason, RetryCurve
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,13 @@ def test_every_code_is_classified_once_into_its_reason(
 
 def test_only_retrying_and_throttled_failures_are_retried() -> None:
     retried = {reason for reason, row in REASONS.items() if row.retry is not None}
-    assert retried == {Reason.RETRYING, Reason.THROTTLED}
+    waits = {reason for reason, row in REASONS.items() if row.retry is RetryCurve.POLL}
+    assert retried - waits == {Reason.RETRYING, Reason.THROTTLED}
+    # A wait is no failure: no SMC error leads to one.
+    assert all(
+        REASONS[reason].event == "Normal" or reason == Reason.NOT_MODIFIABLE_IN_STATUS
+        for reason in waits
+    )
 
 
 def test_retry_after_header_means_throttled_whatever_the_code() -> None:

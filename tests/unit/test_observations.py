@@ -44,7 +44,7 @@ def test_two_objects_for_one_job_ask_once_and_both_get_the_answer() -> None:
     (batch,) = batches(twins)
     assert batch.job_ids == ["j-0000000001"]
     report = JobReport("j-0000000001", status="Running", progress=5.0)
-    assert [o.name for o, _new in updates(batch, {"j-0000000001": report}, T0)] == ["rj-1", "twin"]
+    assert [u.obj.name for u in updates(batch, {"j-0000000001": report}, T0)] == ["rj-1", "twin"]
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,9 @@ def test_only_real_changes_are_written() -> None:
 
 def test_a_job_describe_does_not_know_is_explained_once() -> None:
     (batch,) = batches([obj(1, region="cn-beijing")])
-    ((_obj, new),) = updates(batch, {}, T0)
+    (update,) = updates(batch, {}, T0)
+    new = update.job
+    assert new is not None
     assert new.status is None
     assert new.status_info is not None and "region cn-beijing" in new.status_info
     (again,) = batches([obj(1, region="cn-beijing", job=new)])
