@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import gc
 import logging
 import os
@@ -125,23 +126,37 @@ class StatusDiffBase(kopf.StatusDiffBaseStorage):
     """kopf's diffbase in ``status``, with the essence built without copying the whole body.
 
     kopf builds the essence (the spec, labels and annotations) on every watch event, three per
-    object, by deep-copying the entire body and then deleting ``status`` and ``metadata``; the
-    status (conditions, the last-handled configuration) and the metadata (``managedFields`` on
-    a real API server) are most of what it copies. Handing it only the parts it keeps gives the
-    same essence. With extra fields (a handler filtering on ``status``) it builds as kopf does.
+    object, by deep-copying the entire body, deleting ``status`` and ``metadata``, and picking
+    labels and annotations back through its dotted-path helpers; the status (conditions, the
+    last-handled configuration) and the metadata (``managedFields`` on a real API server) are
+    most of what it copies. This builds the same essence (same keys, same order) from the parts
+    it keeps. With extra fields (a handler filtering on ``status``) or ignored fields it builds
+    as kopf does.
     """
 
     def build(self, *, body: Any, extra_fields: Any = None) -> Any:
-        if extra_fields:
+        if extra_fields or self.ignored_fields:
             return super().build(body=body, extra_fields=extra_fields)
-        meta = body.get("metadata", {})
-        kept = {key: meta[key] for key in ("labels", "annotations") if key in meta}
-        trimmed: Any = {
-            key: value for key, value in body.items() if key not in ("status", "metadata")
+        essence: dict[str, Any] = {
+            key: copy.deepcopy(value)
+            for key, value in body.items()
+            if key not in ("apiVersion", "kind", "metadata", "status")
         }
-        if kept:
-            trimmed["metadata"] = kept
-        return super().build(body=kopf.Body(trimmed), extra_fields=extra_fields)
+        meta = body.get("metadata")
+        if isinstance(meta, Mapping):
+            picked = {
+                key: copy.deepcopy(meta[key]) for key in ("labels", "annotations") if key in meta
+            }
+            if picked:
+                essence["metadata"] = picked
+        annotations = essence.get("metadata", {}).get("annotations", {})
+        ignored_prefixes = self._detect_marked_prefixes(annotations)
+        for annotation in list(annotations):
+            marked = any(annotation.startswith(f"{prefix}/") for prefix in ignored_prefixes)
+            if marked or annotation == "kubectl.kubernetes.io/last-applied-configuration":
+                del annotations[annotation]
+        self.remove_empty_stanzas(essence)  # type: ignore[arg-type]
+        return essence
 
 
 def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import kopf
@@ -42,6 +43,12 @@ BODIES: list[dict[str, Any]] = [
         "extra": {"kept": True},
     },
     {"metadata": {"name": "c", "labels": {}, "annotations": {}}, "spec": {}, "status": {}},
+    {
+        "kind": "ReplicationJob",
+        "spec": {"b": 1, "a": 2},
+        "metadata": {"labels": {"z": "1"}},
+        "x": 1,
+    },
 ]
 
 
@@ -51,7 +58,16 @@ def test_same_essence_as_kopf(raw: dict[str, Any], extra_fields: list[str] | Non
     ours = StatusDiffBase(field=DIFFBASE_FIELD)
     theirs = kopf.StatusDiffBaseStorage(field=DIFFBASE_FIELD)
     expected = theirs.build(body=kopf.Body(raw), extra_fields=extra_fields)
-    assert ours.build(body=kopf.Body(raw), extra_fields=extra_fields) == expected
+    built = ours.build(body=kopf.Body(raw), extra_fields=extra_fields)
+    assert built == expected
+    assert json.dumps(built) == json.dumps(expected)  # the stored diffbase: same key order too
+
+
+def test_ignored_fields_as_kopf() -> None:
+    raw = BODIES[2]
+    ours = StatusDiffBase(field=DIFFBASE_FIELD, ignored_fields=["spec.jobId"])
+    theirs = kopf.StatusDiffBaseStorage(field=DIFFBASE_FIELD, ignored_fields=["spec.jobId"])
+    assert ours.build(body=kopf.Body(raw)) == theirs.build(body=kopf.Body(raw))
 
 
 def test_the_essence_is_a_copy() -> None:
