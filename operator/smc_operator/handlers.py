@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import gc
 import logging
 import os
@@ -124,10 +125,47 @@ class ProgressAnnotations(kopf.AnnotationsProgressStorage):
                 del patch["metadata"]
 
 
+class StatusDiffBase(kopf.StatusDiffBaseStorage):
+    """kopf's diffbase in ``status``, with the essence built without copying the whole body.
+
+    kopf builds the essence (the spec, labels and annotations) on every watch event, three per
+    object, by deep-copying the entire body, deleting ``status`` and ``metadata``, and picking
+    labels and annotations back through its dotted-path helpers; the status (conditions, the
+    last-handled configuration) and the metadata (``managedFields`` on a real API server) are
+    most of what it copies. This builds the same essence (same keys, same order) from the parts
+    it keeps. With extra fields (a handler filtering on ``status``) or ignored fields it builds
+    as kopf does.
+    """
+
+    def build(self, *, body: Any, extra_fields: Any = None) -> Any:
+        if extra_fields or self.ignored_fields:
+            return super().build(body=body, extra_fields=extra_fields)
+        essence: dict[str, Any] = {
+            key: copy.deepcopy(value)
+            for key, value in body.items()
+            if key not in ("apiVersion", "kind", "metadata", "status")
+        }
+        meta = body.get("metadata")
+        if isinstance(meta, Mapping):
+            picked = {
+                key: copy.deepcopy(meta[key]) for key in ("labels", "annotations") if key in meta
+            }
+            if picked:
+                essence["metadata"] = picked
+        annotations = essence.get("metadata", {}).get("annotations", {})
+        ignored_prefixes = self._detect_marked_prefixes(annotations)
+        for annotation in list(annotations):
+            marked = any(annotation.startswith(f"{prefix}/") for prefix in ignored_prefixes)
+            if marked or annotation == "kubectl.kubernetes.io/last-applied-configuration":
+                del annotations[annotation]
+        self.remove_empty_stanzas(essence)  # type: ignore[arg-type]
+        return essence
+
+
 def configure(settings: kopf.OperatorSettings, options: RunOptions) -> None:
     """kopf's settings for this operator (see the module docstring for why)."""
     settings.persistence.progress_storage = ProgressAnnotations(prefix=PROGRESS_PREFIX, v1=False)
-    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field=DIFFBASE_FIELD)
+    settings.persistence.diffbase_storage = StatusDiffBase(field=DIFFBASE_FIELD)
     settings.persistence.finalizer = model.FINALIZER
     settings.posting.enabled = True  # our kopf.event() calls; kopf's own log lines stay logs
     settings.posting.loggers = False
