@@ -8,7 +8,10 @@ of outcome, and prints a live table like ``kubectl get rj -o wide`` until they s
 - ``db-01``: SMC answers InternalError twice: retried with backoff, then started;
 - ``app-01``: the job is already Running: InvalidStatus, no retry;
 - ``files-01``: the source server is Unavailable: SourceServerStateInvalid, no retry;
-- ``later-01``: ``start: false``: NotRequested, no call.
+- ``later-01``: ``start: false``: NotRequested, no call;
+- ``migrate-01``: no job yet: the operator creates an incremental one (``spec.job``, exactly once),
+  starts it, lets it cycle, and cuts it over (``spec.cutOver``, set by the demo once the job
+  waits between cycles) until it is Finished.
 
 With ``--kubeconfig FILE`` the samples go to that real cluster instead of the in-process API:
 into a namespace of their own (``smc-demo-<random>``), watched by the operator alone, and deleted
@@ -47,6 +50,12 @@ NAMESPACE: Final = "smc-demo"
 SECRET_NAME: Final = "smc-credentials"
 #: How long a started job runs in the emulator before it is Finished.
 JOB_RUN_SECONDS: Final = 6.0
+#: How long an SMC hour lasts in the demo: an incremental job with frequency 1 waits this long.
+HOUR_SECONDS: Final = 2.0
+#: The created sample: its name and source server (the job ID comes from SMC).
+MIGRATION: Final = "migrate-01"
+MIGRATION_SOURCE: Final = "s-demo0migrate01f"
+MIGRATION_STORY: Final = "created (incremental), started, cycled, cut over: Finished"
 
 
 @dataclass(frozen=True)
@@ -170,6 +179,7 @@ async def _demo(
         ) as smc,
         kube_api as kube,
     ):
+        smc.state.hour_seconds = HOUR_SECONDS
         _seed(smc)
         print(f"SMC emulator:    {smc.url} (CA {smc.ca_file})", file=out)
         where = "" if kubeconfig is None else f", namespace {namespace}"
@@ -198,6 +208,7 @@ async def _demo(
         try:
             for sample in SAMPLES:
                 await kube.create(REPLICATION_JOBS, _manifest(sample, namespace))
+            await kube.create(REPLICATION_JOBS, _migration(namespace))
             objects = await _watch_until_settled(kube, out, settle_seconds, namespace)
         finally:
             stop.set()
@@ -291,6 +302,21 @@ class ClusterApi:
     async def list(self, resource: Any, *, namespace: str) -> dict[str, Any]:
         return await self._call("GET", _collection(resource, namespace))
 
+    async def patch(
+        self, resource: Any, name: str, body: Mapping[str, Any], *, namespace: str
+    ) -> dict[str, Any]:
+        assert self._session is not None, "use async with"
+        headers = {"Content-Type": "application/merge-patch+json"}
+        authorization = self._connection.authorization()
+        if authorization:
+            headers["Authorization"] = authorization
+        path = f"{_collection(resource, namespace)}/{name}"
+        async with self._session.patch(path, json=dict(body), headers=headers) as response:
+            answer: dict[str, Any] = await response.json(content_type=None) or {}
+            if response.status >= 400:
+                raise ClusterApiError(f"PATCH {path}: HTTP {response.status}")
+        return answer
+
 
 def _collection(resource: Any, namespace: str) -> str:
     """The namespaced collection path of a kmock ``Resource`` (group, version, plural)."""
@@ -299,6 +325,7 @@ def _collection(resource: Any, namespace: str) -> str:
 
 
 def _seed(smc: SmcEmulator) -> None:
+    smc.state.seed_source_server(MIGRATION_SOURCE, wire.SOURCE_AVAILABLE, name="demo-migrate")
     for sample in SAMPLES:
         source = "s-" + sample.job_id.removeprefix("j-")
         smc.state.seed_source_server(source, sample.source_state)
@@ -326,15 +353,45 @@ def _manifest(sample: Sample, namespace: str = NAMESPACE) -> dict[str, Any]:
     }
 
 
-def _condition(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+def _migration(namespace: str = NAMESPACE) -> dict[str, Any]:
+    """The created sample: an incremental job from a source server, started at once."""
+    return {
+        "apiVersion": model.API_VERSION,
+        "kind": model.KIND,
+        "metadata": {"name": MIGRATION, "namespace": namespace},
+        "spec": {
+            "job": {
+                "sourceId": MIGRATION_SOURCE,
+                "runOnce": False,
+                "frequency": 1,
+                "maxNumberOfImageToKeep": 2,
+            },
+            "regionId": "cn-hangzhou",
+            "start": True,
+            "credentialsSecretRef": {"name": SECRET_NAME},
+        },
+    }
+
+
+def _condition(obj: Mapping[str, Any], type_: str = STARTED) -> Mapping[str, Any]:
     for condition in (obj.get("status") or {}).get("conditions") or ():
-        if condition.get("type") == STARTED:
+        if condition.get("type") == type_:
             return dict(condition)
     return {}
 
 
+def _cut_over_due(obj: Mapping[str, Any]) -> bool:
+    """The created job has cycled once and waits: the moment an application team cuts over."""
+    job = (obj.get("status") or {}).get("job") or {}
+    return "cutOver" not in (obj.get("spec") or {}) and job.get("status") == wire.JOB_WAITING
+
+
 def settled(obj: Mapping[str, Any]) -> bool:
     """Final condition, and a started job seen through to its end by the job refresher."""
+    if obj.get("metadata", {}).get("name") == MIGRATION:
+        job = (obj.get("status") or {}).get("job") or {}
+        cut = _condition(obj, "CutOver").get("reason") == Reason.CUT_OVER
+        return cut and job.get("status") == wire.JOB_FINISHED
     reason = _condition(obj).get("reason")
     row = row_of(reason)
     if row is None or row.in_progress:
@@ -355,7 +412,7 @@ def rows(objects: list[Mapping[str, Any]], now: datetime) -> list[tuple[str, ...
         result.append(
             (
                 obj["metadata"]["name"],
-                spec.get("jobId", ""),
+                spec.get("jobId") or status.get("jobId", ""),
                 str(spec.get("start", False)).lower(),
                 condition.get("status", ""),
                 condition.get("reason", ""),
@@ -400,8 +457,12 @@ async def _watch_until_settled(
     while True:
         listing = await kube.list(REPLICATION_JOBS, namespace=namespace)
         objects: list[Mapping[str, Any]] = listing.get("items", [])
+        for obj in objects:
+            if obj["metadata"]["name"] == MIGRATION and _cut_over_due(obj):
+                patch = {"spec": {"cutOver": {"syncData": False}}}
+                await kube.patch(REPLICATION_JOBS, MIGRATION, patch, namespace=namespace)
         text = table(objects, datetime.now(UTC))
-        done = len(objects) == len(SAMPLES) and all(settled(o) for o in objects)
+        done = len(objects) == len(SAMPLES) + 1 and all(settled(o) for o in objects)
         if interactive:
             # Redraw in place: restore the saved cursor position, clear below, print.
             out.write("\x1b[u\x1b[J" if shown else "\x1b[s")
@@ -440,8 +501,20 @@ def _report(objects: list[Mapping[str, Any]], smc: SmcEmulator, out: TextIO) -> 
             f"StartReplicationJob calls: {calls}, successful starts: {starts}",
             file=out,
         )
+    migration = by_name.get(MIGRATION, {})
+    job_id = (migration.get("status") or {}).get("jobId")
+    created = len(smc.state.calls.select(action=wire.CREATE_REPLICATION_JOB))
+    mine = [j for j in smc.state.jobs.values() if j.source_id == MIGRATION_SOURCE]
+    ok = settled(migration) and len(mine) == 1 and mine[0].job_id == job_id
+    failures += not ok
+    cut_over = _condition(migration, "CutOver").get("reason", "(none)")
+    print(
+        f"  {'ok ' if ok else 'NOT'} {MIGRATION:<9} {cut_over:<26} "
+        f"{MIGRATION_STORY}; CreateReplicationJob calls: {created}, jobs created: {len(mine)}",
+        file=out,
+    )
     if failures:
         print(f"\n{failures} sample(s) did not end as expected or did not settle.", file=out)
         return 1
-    print("\nEvery sample ended as expected; no job was started twice.", file=out)
+    print("\nEvery sample ended as expected; no job was started twice or created twice.", file=out)
     return 0
