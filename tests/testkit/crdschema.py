@@ -56,6 +56,29 @@ def _validator() -> jsonschema.Draft7Validator:
 
 
 def admission_errors(obj: dict[str, Any]) -> list[str]:
-    """What a real API server (with strict field validation) would reject, as readable lines."""
+    """What a real API server (with strict field validation) would reject, as readable lines.
+
+    The CRD's CEL rules on a create are checked here in Python (jsonschema has no CEL); the
+    real-API-server tier (tests/kube/test_crd_lifecycle.py) proves the rules themselves.
+    """
     errors = sorted(_validator().iter_errors(obj), key=lambda e: list(e.absolute_path))
-    return [f"{'.'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}" for e in errors]
+    found = [
+        f"{'.'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}" for e in errors
+    ]
+    return found or _create_rules(obj)
+
+
+def _create_rules(obj: dict[str, Any]) -> list[str]:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    problems = []
+    if ("jobId" in spec) == ("job" in spec):
+        problems.append("spec: exactly one of jobId and job")
+    job = spec.get("job")
+    if isinstance(job, dict) and job.get("runOnce") is False:
+        if "frequency" not in job or "maxNumberOfImageToKeep" not in job:
+            problems.append(
+                "spec.job: an incremental job needs frequency and maxNumberOfImageToKeep"
+            )
+    return problems
