@@ -76,9 +76,7 @@ def _create_rules(obj: dict[str, Any]) -> list[str]:
     if ("jobId" in spec) == ("job" in spec):
         problems.append("spec: exactly one of jobId and job")
     job = spec.get("job")
-    if isinstance(job, dict) and job.get("runOnce") is False:
-        if "frequency" not in job or "maxNumberOfImageToKeep" not in job:
-            problems.append(
-                "spec.job: an incremental job needs frequency and maxNumberOfImageToKeep"
-            )
+    schedule = isinstance(job, dict) and {"frequency", "maxNumberOfImageToKeep"} <= set(job)
+    if isinstance(job, dict) and job.get("runOnce") is False and not schedule:
+        problems.append("spec.job: an incremental job needs frequency and maxNumberOfImageToKeep")
     return problems
