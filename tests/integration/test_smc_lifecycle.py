@@ -18,6 +18,7 @@ from smc_operator.outcomes import (
 )
 from smc_operator.smc import SmcClient
 from smc_testbed.emulator import SmcEmulator
+from smc_testbed.emulator.serving import parser, time_scale
 
 from .conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, FakeClock
 from .test_smc_client import client_for
@@ -257,3 +258,40 @@ async def test_an_internal_error_surfaces_on_every_action(
     assert failure.http_status == 500
     (call,) = smc_emulator.state.calls.select(action=action)[-1:]
     assert call.request_id == failure.request_id
+
+
+async def test_source_servers_report_what_was_seeded(
+    smc: SmcClient, smc_emulator: SmcEmulator
+) -> None:
+    smc_emulator.state.seed_source_server(
+        SOURCE,
+        wire.SOURCE_UNAVAILABLE,
+        platform="Windows Server 2019",
+        agent_version="2.9.0",
+        error_code="SourceServer.Offline",
+        status_info="the agent stopped answering",
+    )
+    outcome = await smc.describe_source_servers([SOURCE], **WHERE)
+    assert isinstance(outcome, SourceServersReport)
+    server = outcome.servers[SOURCE]
+    assert (server.state, server.platform, server.agent_version) == (
+        wire.SOURCE_UNAVAILABLE,
+        "Windows Server 2019",
+        "2.9.0",
+    )
+    assert (server.error_code, server.status_info) == (
+        "SourceServer.Offline",
+        "the agent stopped answering",
+    )
+
+
+def test_the_emulator_flags_set_its_time_scale_and_quota() -> None:
+    args = parser("emulator").parse_args(
+        ["--hour-seconds", "2", "--delete-seconds", "0.5", "--max-jobs", "3"]
+    )
+    state = time_scale(args).state()
+    assert (state.hour_seconds, state.delete_seconds, state.max_jobs) == (2.0, 0.5, 3)
+    defaults = time_scale(parser("emulator").parse_args([])).state()
+    assert defaults.max_jobs == wire.MAX_JOBS_PER_ACCOUNT
+    with pytest.raises(SystemExit):
+        parser("emulator").parse_args(["--max-jobs", "0"])

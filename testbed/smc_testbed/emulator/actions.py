@@ -11,7 +11,8 @@ Our choices where SMC's reference is silent:
   match any region and report the requested one (or ``cn-hangzhou``).
 - More than 50 ``JobId.N`` or ``SourceId.N`` values, a PageSize outside 1..50, a PageNumber
   below 1 or a non-integer number: 400 ``InvalidParameter``.
-- DescribeSourceServers reports a server's ``JobId`` as its most recently seeded job.
+- DescribeSourceServers reports a server's ``JobId`` as its most recently seeded job, and its
+  ``Platform`` / ``AgentVersion`` as seeded (default ``CentOS Linux 7`` / ``2.8.5``: assumed).
 - CreateReplicationJob: ``ClientToken`` idempotency as Alibaba documents it (the same token with
   the same parameters answers the same JobId and creates nothing; with other parameters
   ``IdempotentParameterMismatch``); tokens are remembered as long as the emulator runs. A
@@ -354,8 +355,10 @@ def _server_body(state: EmulatorState, server: SourceServer) -> Body:
         "Description": "",
         "State": server.state,
         "JobId": jobs[-1] if jobs else "",
-        "ErrorCode": "",
-        "StatusInfo": "",
+        "Platform": server.platform,
+        "AgentVersion": server.agent_version,
+        "ErrorCode": server.error_code,
+        "StatusInfo": server.status_info,
         "CreationTime": state.timestamp(server.created_at),
     }
 
