@@ -27,7 +27,6 @@ SOURCE = "s-lifecycle0001"
 KEY = AccessKey(ACCESS_KEY_ID, ACCESS_KEY_SECRET)
 REGION = "cn-hangzhou"
 TAGS = {"smcoperator.io/uid": "uid-1"}
-WHERE = {"region_id": REGION, "access_key": KEY}
 
 
 @pytest.fixture
@@ -45,12 +44,19 @@ async def create(
     smc: SmcClient, *, name: str = "team-a-web", token: str = "smc-operator-uid-1", **fields: object
 ) -> JobCreated | SmcFailure:
     return await smc.create_replication_job(
-        template(**fields), name=name, client_token=token, tags=TAGS, **WHERE
+        template(**fields),
+        name=name,
+        client_token=token,
+        tags=TAGS,
+        region_id=REGION,
+        access_key=KEY,
     )
 
 
-async def created(smc: SmcClient, **fields: object) -> str:
-    outcome = await create(smc, **fields)
+async def created(
+    smc: SmcClient, *, name: str = "team-a-web", token: str = "smc-operator-uid-1", **fields: object
+) -> str:
+    outcome = await create(smc, name=name, token=token, **fields)
     assert isinstance(outcome, JobCreated), outcome
     return outcome.job_id
 
@@ -72,7 +78,7 @@ async def test_create_is_accepted_with_the_template_and_our_tags(
     assert dict(call.params)["SourceId"] == SOURCE and dict(call.params)["Name"] == "team-a-web"
     assert dict(call.params)["ClientToken"] == "smc-operator-uid-1"
     assert dict(call.params)["Tag.1.Key"] == "smcoperator.io/uid"
-    report = await smc.describe_replication_jobs([outcome.job_id], **WHERE)
+    report = await smc.describe_replication_jobs([outcome.job_id], region_id=REGION, access_key=KEY)
     assert isinstance(report, JobsReport)
     job = report.jobs[outcome.job_id]
     assert (job.status, job.name, job.description, job.source_id, job.run_once) == (
@@ -123,9 +129,13 @@ async def test_find_by_name_and_tag_finds_exactly_the_tagged_job(
 ) -> None:
     ours = await created(smc)
     smc_emulator.state.seed_job("j-untagged00000001", name="team-a-web-2")
-    found = await smc.find_replication_jobs(name="team-a-web", tags=TAGS, **WHERE)
+    found = await smc.find_replication_jobs(
+        name="team-a-web", tags=TAGS, region_id=REGION, access_key=KEY
+    )
     assert isinstance(found, JobsReport) and list(found.jobs) == [ours]
-    other = await smc.find_replication_jobs(name="team-a-web-2", tags=TAGS, **WHERE)
+    other = await smc.find_replication_jobs(
+        name="team-a-web-2", tags=TAGS, region_id=REGION, access_key=KEY
+    )
     assert isinstance(other, JobsReport) and other.jobs == {}
     (call, _) = smc_emulator.state.calls.select(action=wire.DESCRIBE_REPLICATION_JOBS)
     assert dict(call.params)["Name"] == "team-a-web" and dict(call.params)["Tag.1.Value"] == "uid-1"
@@ -135,10 +145,17 @@ async def test_stop_only_while_syncing(
     smc: SmcClient, smc_emulator: SmcEmulator, fake_clock: FakeClock
 ) -> None:
     job_id = await created(smc)
-    refused(await smc.stop_replication_job(job_id, **WHERE), wire.INVALID_STATUS)
-    assert isinstance(await smc.start_replication_job(job_id, **WHERE), SmcAccepted)
+    refused(
+        await smc.stop_replication_job(job_id, region_id=REGION, access_key=KEY),
+        wire.INVALID_STATUS,
+    )
+    assert isinstance(
+        await smc.start_replication_job(job_id, region_id=REGION, access_key=KEY), SmcAccepted
+    )
     fake_clock.advance(10)
-    assert isinstance(await smc.stop_replication_job(job_id, **WHERE), SmcAccepted)
+    assert isinstance(
+        await smc.stop_replication_job(job_id, region_id=REGION, access_key=KEY), SmcAccepted
+    )
     assert smc_emulator.state.job(job_id).status == wire.JOB_STOPPED  # type: ignore[union-attr]
 
 
@@ -146,14 +163,21 @@ async def test_delete_frees_the_source(
     smc: SmcClient, smc_emulator: SmcEmulator, fake_clock: FakeClock
 ) -> None:
     job_id = await created(smc)
-    assert isinstance(await smc.start_replication_job(job_id, **WHERE), SmcAccepted)
-    refused(await smc.delete_replication_job(job_id, **WHERE), wire.INVALID_STATUS)
+    assert isinstance(
+        await smc.start_replication_job(job_id, region_id=REGION, access_key=KEY), SmcAccepted
+    )
+    refused(
+        await smc.delete_replication_job(job_id, region_id=REGION, access_key=KEY),
+        wire.INVALID_STATUS,
+    )
     fake_clock.advance(60)  # Finished
-    assert isinstance(await smc.delete_replication_job(job_id, **WHERE), SmcAccepted)
-    report = await smc.describe_replication_jobs([job_id], **WHERE)
+    assert isinstance(
+        await smc.delete_replication_job(job_id, region_id=REGION, access_key=KEY), SmcAccepted
+    )
+    report = await smc.describe_replication_jobs([job_id], region_id=REGION, access_key=KEY)
     assert isinstance(report, JobsReport) and report.jobs[job_id].status == wire.JOB_DELETING
     fake_clock.advance(smc_emulator.state.delete_seconds)
-    report = await smc.describe_replication_jobs([job_id], **WHERE)
+    report = await smc.describe_replication_jobs([job_id], region_id=REGION, access_key=KEY)
     assert isinstance(report, JobsReport) and report.jobs == {}
     # The source takes a new job again.
     assert isinstance(await create(smc, token="t2"), JobCreated)
@@ -163,7 +187,10 @@ async def test_cut_over_only_a_waiting_incremental_job(
     smc: SmcClient, smc_emulator: SmcEmulator, fake_clock: FakeClock
 ) -> None:
     full = await created(smc)
-    refused(await smc.cut_over_replication_job(full, sync_data=False, **WHERE), wire.INVALID_STATUS)
+    refused(
+        await smc.cut_over_replication_job(full, sync_data=False, region_id=REGION, access_key=KEY),
+        wire.INVALID_STATUS,
+    )
     smc_emulator.state.seed_source_server("s-lifecycle0002")
     incremental = await created(
         smc,
@@ -175,12 +202,18 @@ async def test_cut_over_only_a_waiting_incremental_job(
         maxNumberOfImageToKeep=2,
     )
     refused(
-        await smc.cut_over_replication_job(incremental, sync_data=False, **WHERE),
+        await smc.cut_over_replication_job(
+            incremental, sync_data=False, region_id=REGION, access_key=KEY
+        ),
         wire.INVALID_STATUS,
     )
-    assert isinstance(await smc.start_replication_job(incremental, **WHERE), SmcAccepted)
+    assert isinstance(
+        await smc.start_replication_job(incremental, region_id=REGION, access_key=KEY), SmcAccepted
+    )
     fake_clock.advance(60)  # Waiting
-    outcome = await smc.cut_over_replication_job(incremental, sync_data=False, **WHERE)
+    outcome = await smc.cut_over_replication_job(
+        incremental, sync_data=False, region_id=REGION, access_key=KEY
+    )
     assert isinstance(outcome, SmcAccepted)
     *_, call = smc_emulator.state.calls.select(
         action=wire.CUT_OVER_REPLICATION_JOB, job_id=incremental
@@ -195,23 +228,29 @@ async def test_modify_sends_only_what_changes_and_is_refused_by_status(
 ) -> None:
     job_id = await created(smc)
     outcome = await smc.modify_replication_job_attribute(
-        job_id, JobAttributes(description="new"), **WHERE
+        job_id, JobAttributes(description="new"), region_id=REGION, access_key=KEY
     )
     assert isinstance(outcome, SmcAccepted)
     (call,) = smc_emulator.state.calls.select(action=wire.MODIFY_REPLICATION_JOB_ATTRIBUTE)
     assert {
         k: v for k, v in dict(call.params).items() if k in ("Name", "Description", "Frequency")
     } == {"Description": "new"}
-    assert isinstance(await smc.start_replication_job(job_id, **WHERE), SmcAccepted)
+    assert isinstance(
+        await smc.start_replication_job(job_id, region_id=REGION, access_key=KEY), SmcAccepted
+    )
     fake_clock.advance(60)  # Finished
     refused(
-        await smc.modify_replication_job_attribute(job_id, JobAttributes(frequency=2), **WHERE),
+        await smc.modify_replication_job_attribute(
+            job_id, JobAttributes(frequency=2), region_id=REGION, access_key=KEY
+        ),
         wire.INVALID_STATUS,
     )
 
 
 async def test_describe_source_servers(smc: SmcClient, smc_emulator: SmcEmulator) -> None:
-    outcome = await smc.describe_source_servers([SOURCE, "s-neverseeded01"], **WHERE)
+    outcome = await smc.describe_source_servers(
+        [SOURCE, "s-neverseeded01"], region_id=REGION, access_key=KEY
+    )
     assert isinstance(outcome, SourceServersReport)
     assert list(outcome.servers) == [SOURCE]
     server = outcome.servers[SOURCE]
@@ -241,18 +280,24 @@ async def test_an_internal_error_surfaces_on_every_action(
     smc_emulator.state.add_fault(action, code=wire.INTERNAL_ERROR, count=1)
     calls = {
         wire.CREATE_REPLICATION_JOB: lambda: create(smc, token="t2", name="n2"),
-        wire.STOP_REPLICATION_JOB: lambda: smc.stop_replication_job(job_id, **WHERE),
-        wire.DELETE_REPLICATION_JOB: lambda: smc.delete_replication_job(job_id, **WHERE),
+        wire.STOP_REPLICATION_JOB: lambda: smc.stop_replication_job(
+            job_id, region_id=REGION, access_key=KEY
+        ),
+        wire.DELETE_REPLICATION_JOB: lambda: smc.delete_replication_job(
+            job_id, region_id=REGION, access_key=KEY
+        ),
         wire.CUT_OVER_REPLICATION_JOB: lambda: smc.cut_over_replication_job(
-            job_id, sync_data=True, **WHERE
+            job_id, sync_data=True, region_id=REGION, access_key=KEY
         ),
         wire.MODIFY_REPLICATION_JOB_ATTRIBUTE: lambda: smc.modify_replication_job_attribute(
-            job_id, JobAttributes(name="renamed"), **WHERE
+            job_id, JobAttributes(name="renamed"), region_id=REGION, access_key=KEY
         ),
         wire.DESCRIBE_REPLICATION_JOBS: lambda: smc.find_replication_jobs(
-            name="team-a-web", tags=TAGS, **WHERE
+            name="team-a-web", tags=TAGS, region_id=REGION, access_key=KEY
         ),
-        wire.DESCRIBE_SOURCE_SERVERS: lambda: smc.describe_source_servers([SOURCE], **WHERE),
+        wire.DESCRIBE_SOURCE_SERVERS: lambda: smc.describe_source_servers(
+            [SOURCE], region_id=REGION, access_key=KEY
+        ),
     }
     failure = refused(await calls[action](), wire.INTERNAL_ERROR)  # type: ignore[no-untyped-call]
     assert failure.http_status == 500
@@ -271,7 +316,7 @@ async def test_source_servers_report_what_was_seeded(
         error_code="SourceServer.Offline",
         status_info="the agent stopped answering",
     )
-    outcome = await smc.describe_source_servers([SOURCE], **WHERE)
+    outcome = await smc.describe_source_servers([SOURCE], region_id=REGION, access_key=KEY)
     assert isinstance(outcome, SourceServersReport)
     server = outcome.servers[SOURCE]
     assert (server.state, server.platform, server.agent_version) == (
