@@ -19,8 +19,9 @@ from smc_operator.outcomes import (
 from smc_operator.smc import SmcClient
 from smc_testbed.emulator import SmcEmulator
 from smc_testbed.emulator.serving import parser, time_scale
+from smc_testbed.emulator.tls import TlsFiles
 
-from .conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, FakeClock
+from .conftest import ACCESS_KEY_ID, ACCESS_KEY_SECRET, FakeClock, new_emulator
 from .test_smc_client import client_for
 
 SOURCE = "s-lifecycle0001"
@@ -340,3 +341,18 @@ def test_the_emulator_flags_set_its_time_scale_and_quota() -> None:
     assert defaults.max_jobs == wire.MAX_JOBS_PER_ACCOUNT
     with pytest.raises(SystemExit):
         parser("emulator").parse_args(["--max-jobs", "0"])
+
+
+async def test_create_and_find_over_https(smc_tls: TlsFiles) -> None:
+    async with new_emulator(tls=smc_tls) as emulator:
+        emulator.state.seed_source_server(SOURCE)
+        async with client_for(emulator, ca_file=str(emulator.ca_file)) as smc:
+            job_id = await created(smc)
+            found = await smc.find_replication_jobs(
+                name="team-a-web", tags=TAGS, region_id=REGION, access_key=KEY
+            )
+    assert isinstance(found, JobsReport) and list(found.jobs) == [job_id]
+    assert [c.action for c in emulator.state.calls.select()] == [
+        wire.CREATE_REPLICATION_JOB,
+        wire.DESCRIBE_REPLICATION_JOBS,
+    ]
