@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 from alibabacloud_credentials.client import Client as CredentialClient
@@ -39,12 +39,19 @@ from darabonba.exceptions import UnretryableException
 
 from smc_operator import wire
 from smc_operator.credentials import AccessKey
+from smc_operator.model import JobAttributes, JobTemplate
 from smc_operator.outcomes import (
+    ActionOutcome,
+    CreateOutcome,
     DescribeOutcome,
+    JobCreated,
     JobReport,
     JobsReport,
     SmcAccepted,
     SmcFailure,
+    SourceServerReport,
+    SourceServersOutcome,
+    SourceServersReport,
     StartOutcome,
 )
 from smc_operator.ratelimit import TokenBucket
@@ -108,16 +115,46 @@ class SmcClient:
             response = await client.start_replication_job_with_options_async(
                 request, self._runtime()
             )
-            request_id = getattr(response.body, "request_id", None)
-            if not request_id:
-                return SmcFailure(
-                    code=None,
-                    message="SMC answered without a RequestId; the start may have happened or not",
-                    http_status=getattr(response, "status_code", None),
-                )
-            return SmcAccepted(request_id=str(request_id))
+            return _accepted(response, "the start may have happened or not")
 
         return await self._observed(wire.START_REPLICATION_JOB, call, access_key)
+
+    async def create_replication_job(
+        self,
+        template: JobTemplate,
+        *,
+        name: str,
+        client_token: str,
+        tags: Mapping[str, str],
+        region_id: str,
+        access_key: AccessKey | None,
+    ) -> CreateOutcome:
+        """CreateReplicationJob once, with ``name`` and ``tags`` (the template's own and ours)."""
+        request = create_request(
+            template, name=name, client_token=client_token, tags=tags, region_id=region_id
+        )
+
+        async def call() -> CreateOutcome:
+            client = self._client(region_id, access_key)
+            response = await client.create_replication_job_with_options_async(
+                request, self._runtime()
+            )
+            body = response.body
+            request_id = _text(getattr(body, "request_id", None))
+            job_id = _text(getattr(body, "job_id", None))
+            if request_id is None or job_id is None:
+                # A 2xx answer without its JobId: the job may exist or not (its ClientToken
+                # tells, on the next try).
+                return SmcFailure(
+                    code=None,
+                    message="SMC answered without a JobId or RequestId; "
+                    "the job may have been created or not",
+                    request_id=request_id,
+                    http_status=getattr(response, "status_code", None),
+                )
+            return JobCreated(request_id=request_id, job_id=job_id)
+
+        return await self._observed(wire.CREATE_REPLICATION_JOB, call, access_key)
 
     async def describe_replication_jobs(
         self, job_ids: Sequence[str], *, region_id: str, access_key: AccessKey | None
@@ -131,7 +168,150 @@ class SmcClient:
             page_number=1,
             page_size=wire.DESCRIBE_MAX_JOB_IDS,
         )
+        return await self._describe_jobs(request, region_id, access_key)
 
+    async def find_replication_jobs(
+        self, *, name: str, tags: Mapping[str, str], region_id: str, access_key: AccessKey | None
+    ) -> DescribeOutcome:
+        """DescribeReplicationJobs filtered by ``Name`` and every tag in ``tags``.
+
+        SMC filters by both; the answer is filtered by the tags once more, so that an SMC that
+        ignored the Tag filter could not make another job look like ours. Names are unique per
+        account, so one page holds every match.
+        """
+        request = smc_models.DescribeReplicationJobsRequest(
+            name=name,
+            tag=[
+                smc_models.DescribeReplicationJobsRequestTag(key=key, value=value)
+                for key, value in tags.items()
+            ],
+            region_id=region_id,
+            page_number=1,
+            page_size=wire.DESCRIBE_MAX_PAGE_SIZE,
+        )
+        outcome = await self._describe_jobs(request, region_id, access_key)
+        if isinstance(outcome, SmcFailure):
+            return outcome
+        wanted = dict(tags)
+        jobs = {
+            job_id: job
+            for job_id, job in outcome.jobs.items()
+            if job.name == name and all(job.tags.get(k) == v for k, v in wanted.items())
+        }
+        return JobsReport(request_id=outcome.request_id, jobs=jobs)
+
+    async def stop_replication_job(
+        self, job_id: str, *, region_id: str, access_key: AccessKey | None
+    ) -> ActionOutcome:
+        """StopReplicationJob once."""
+        request = smc_models.StopReplicationJobRequest(job_id=job_id)
+
+        async def call() -> ActionOutcome:
+            client = self._client(region_id, access_key)
+            response = await client.stop_replication_job_with_options_async(
+                request, self._runtime()
+            )
+            return _accepted(response, "the stop may have happened or not")
+
+        return await self._observed(wire.STOP_REPLICATION_JOB, call, access_key)
+
+    async def delete_replication_job(
+        self, job_id: str, *, region_id: str, access_key: AccessKey | None
+    ) -> ActionOutcome:
+        """DeleteReplicationJob once."""
+        request = smc_models.DeleteReplicationJobRequest(job_id=job_id)
+
+        async def call() -> ActionOutcome:
+            client = self._client(region_id, access_key)
+            response = await client.delete_replication_job_with_options_async(
+                request, self._runtime()
+            )
+            return _accepted(response, "the deletion may have happened or not")
+
+        return await self._observed(wire.DELETE_REPLICATION_JOB, call, access_key)
+
+    async def cut_over_replication_job(
+        self, job_id: str, *, sync_data: bool, region_id: str, access_key: AccessKey | None
+    ) -> ActionOutcome:
+        """CutOverReplicationJob once."""
+        request = smc_models.CutOverReplicationJobRequest(job_id=job_id, sync_data=sync_data)
+
+        async def call() -> ActionOutcome:
+            client = self._client(region_id, access_key)
+            response = await client.cut_over_replication_job_with_options_async(
+                request, self._runtime()
+            )
+            return _accepted(response, "the cut-over may have happened or not")
+
+        return await self._observed(wire.CUT_OVER_REPLICATION_JOB, call, access_key)
+
+    async def modify_replication_job_attribute(
+        self,
+        job_id: str,
+        changes: JobAttributes,
+        *,
+        region_id: str,
+        access_key: AccessKey | None,
+    ) -> ActionOutcome:
+        """ModifyReplicationJobAttribute once, sending only the attributes ``changes`` sets."""
+        # The SDK leaves a None field out of the query: an unset attribute is left as it is.
+        request = smc_models.ModifyReplicationJobAttributeRequest(
+            job_id=job_id,
+            name=changes.name,
+            description=changes.description,
+            frequency=changes.frequency,
+            max_number_of_image_to_keep=changes.max_number_of_image_to_keep,
+            valid_time=changes.valid_time,
+        )
+
+        async def call() -> ActionOutcome:
+            client = self._client(region_id, access_key)
+            response = await client.modify_replication_job_attribute_with_options_async(
+                request, self._runtime()
+            )
+            return _accepted(response, "the change may have happened or not")
+
+        return await self._observed(wire.MODIFY_REPLICATION_JOB_ATTRIBUTE, call, access_key)
+
+    async def describe_source_servers(
+        self, source_ids: Sequence[str], *, region_id: str, access_key: AccessKey | None
+    ) -> SourceServersOutcome:
+        """DescribeSourceServers for up to 50 SourceIds in one call."""
+        if not 0 < len(source_ids) <= wire.DESCRIBE_MAX_JOB_IDS:
+            raise ValueError(
+                f"1..{wire.DESCRIBE_MAX_JOB_IDS} source IDs per call, not {len(source_ids)}"
+            )
+        # DescribeSourceServers takes no RegionId: the client's region picks the endpoint.
+        request = smc_models.DescribeSourceServersRequest(
+            source_id=list(source_ids), page_number=1, page_size=wire.DESCRIBE_MAX_PAGE_SIZE
+        )
+
+        async def call() -> SourceServersOutcome:
+            client = self._client(region_id, access_key)
+            response = await client.describe_source_servers_with_options_async(
+                request, self._runtime()
+            )
+            body = response.body
+            request_id = _text(getattr(body, "request_id", None))
+            if request_id is None:
+                return SmcFailure(code=None, message="SMC answered without a RequestId")
+            container = getattr(body, "source_servers", None)
+            items = getattr(container, "source_server", None) or []
+            servers = {
+                item.source_id: source_server_report(item)
+                for item in items
+                if getattr(item, "source_id", None)
+            }
+            return SourceServersReport(request_id=request_id, servers=servers)
+
+        return await self._observed(wire.DESCRIBE_SOURCE_SERVERS, call, access_key)
+
+    async def _describe_jobs(
+        self,
+        request: smc_models.DescribeReplicationJobsRequest,
+        region_id: str,
+        access_key: AccessKey | None,
+    ) -> DescribeOutcome:
         async def call() -> DescribeOutcome:
             client = self._client(region_id, access_key)
             response = await client.describe_replication_jobs_with_options_async(
@@ -144,16 +324,7 @@ class SmcClient:
             container = getattr(body, "replication_jobs", None)
             items = getattr(container, "replication_job", None) or []
             jobs = {
-                item.job_id: JobReport(
-                    job_id=item.job_id,
-                    status=item.status,
-                    business_status=item.business_status,
-                    progress=float(item.progress) if item.progress is not None else None,
-                    error_code=item.error_code or None,
-                    status_info=item.status_info or None,
-                )
-                for item in items
-                if getattr(item, "job_id", None)
+                item.job_id: job_report(item) for item in items if getattr(item, "job_id", None)
             }
             return JobsReport(request_id=str(request_id), jobs=jobs)
 
@@ -252,6 +423,117 @@ class SmcClient:
         while len(self._clients) > CLIENT_CACHE_SIZE:
             self._clients.popitem(last=False)
         return client
+
+
+def create_request(
+    template: JobTemplate,
+    *,
+    name: str,
+    client_token: str,
+    tags: Mapping[str, str],
+    region_id: str,
+) -> smc_models.CreateReplicationJobRequest:
+    """CreateReplicationJob's parameters for ``template`` (None fields are not sent)."""
+    return smc_models.CreateReplicationJobRequest(
+        source_id=template.source_id,
+        name=name,
+        description=template.description,
+        target_type=template.target_type,
+        image_name=template.image_name,
+        instance_id=template.instance_id,
+        system_disk_size=template.system_disk_size,
+        data_disk=[
+            smc_models.CreateReplicationJobRequestDataDisk(index=disk.index, size=disk.size)
+            for disk in template.data_disks
+        ]
+        or None,
+        net_mode=template.net_mode,
+        vpc_id=template.vpc_id,
+        v_switch_id=template.v_switch_id,
+        instance_type=template.instance_type,
+        run_once=template.run_once,
+        frequency=template.frequency,
+        max_number_of_image_to_keep=template.max_number_of_image_to_keep,
+        valid_time=template.valid_time,
+        tag=[
+            smc_models.CreateReplicationJobRequestTag(key=key, value=value)
+            for key, value in tags.items()
+        ]
+        or None,
+        region_id=region_id,
+        client_token=client_token,
+    )
+
+
+def job_report(item: Any) -> JobReport:
+    """One ReplicationJob of a DescribeReplicationJobs answer (an SDK model) as plain data."""
+    tag_container = getattr(item, "tags", None)
+    tags = {
+        str(tag.key): str(tag.value or "")
+        for tag in (getattr(tag_container, "tag", None) or [])
+        if getattr(tag, "key", None)
+    }
+    progress = getattr(item, "progress", None)
+    return JobReport(
+        job_id=item.job_id,
+        status=getattr(item, "status", None),
+        business_status=getattr(item, "business_status", None),
+        progress=float(progress) if progress is not None else None,
+        error_code=_text(getattr(item, "error_code", None)),
+        status_info=_text(getattr(item, "status_info", None)),
+        name=_text(getattr(item, "name", None)),
+        description=_text(getattr(item, "description", None)),
+        source_id=_text(getattr(item, "source_id", None)),
+        run_once=_flag(getattr(item, "run_once", None)),
+        frequency=_number(getattr(item, "frequency", None)),
+        max_number_of_image_to_keep=_number(getattr(item, "max_number_of_image_to_keep", None)),
+        valid_time=_text(getattr(item, "valid_time", None)),
+        image_id=_text(getattr(item, "image_id", None)),
+        instance_id=_text(getattr(item, "instance_id", None)),
+        tags=tags,
+    )
+
+
+def source_server_report(item: Any) -> SourceServerReport:
+    """One SourceServer of a DescribeSourceServers answer (an SDK model) as plain data."""
+    return SourceServerReport(
+        source_id=str(item.source_id),
+        state=_text(getattr(item, "state", None)),
+        name=_text(getattr(item, "name", None)),
+        platform=_text(getattr(item, "platform", None)),
+        agent_version=_text(getattr(item, "agent_version", None)),
+        error_code=_text(getattr(item, "error_code", None)),
+        status_info=_text(getattr(item, "status_info", None)),
+    )
+
+
+def _accepted(response: Any, unsure: str) -> SmcAccepted | SmcFailure:
+    """A 2xx answer to an action: accepted when it names its request (else we cannot tell)."""
+    request_id = _text(getattr(response.body, "request_id", None))
+    if request_id is None:
+        return SmcFailure(
+            code=None,
+            message=f"SMC answered without a RequestId; {unsure}",
+            http_status=getattr(response, "status_code", None),
+        )
+    return SmcAccepted(request_id=request_id)
+
+
+def _flag(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def _number(value: object) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
 
 
 def failure_from(exc: BaseException, access_key: AccessKey | None) -> SmcFailure:

@@ -57,6 +57,10 @@ async def test_seed_start_and_read_back(
         "sourceId": "s-ctl",
         "name": "s-ctl",
         "state": "Available",
+        "platform": "CentOS Linux 7",
+        "agentVersion": "2.8.5",
+        "errorCode": "",
+        "statusInfo": "",
         "jobIds": [],
         "creationTime": server["creationTime"],
     }

@@ -4,14 +4,23 @@ No I/O. Each action takes the call's parameters (query string, already decoded; 
 arrive flattened as ``JobId.1``, ``JobId.2``, ...) and returns the answer body without
 ``RequestId`` (the server adds it), or raises :class:`~.rejections.SmcError`.
 
-Our choices where SMC's reference is silent:
+Documented (SMC's API reference, 2019-06-01): Start only from Ready/Stopped/InError with the
+source Available; Stop only while Running; CutOver only an incremental job; RunOnce false needs
+Frequency (1-168 hours) and MaxNumberOfImageToKeep (1-10); ClientToken is ASCII, at most 64
+characters, and makes CreateReplicationJob idempotent; job names are unique; which statuses let
+ModifyReplicationJobAttribute change each field (``wire.MODIFIABLE_IN``); an Expired job is kept
+seven days; DescribeReplicationJobs filters by Name, Tag.N, JobId.N, SourceId.N, Status,
+BusinessStatus and JobType. The state machine's own rules are in :mod:`.jobs`.
+
+Assumed (our choices where SMC's reference is silent):
 
 - DescribeReplicationJobs lists jobs in the order of the ``JobId.N`` filter when given, else in
   seeding order. ``RegionId`` filters only jobs seeded with a region; jobs seeded without one
   match any region and report the requested one (or ``cn-hangzhou``).
 - More than 50 ``JobId.N`` or ``SourceId.N`` values, a PageSize outside 1..50, a PageNumber
   below 1 or a non-integer number: 400 ``InvalidParameter``.
-- DescribeSourceServers reports a server's ``JobId`` as its most recently seeded job.
+- DescribeSourceServers reports a server's ``JobId`` as its most recently seeded job, and its
+  ``Platform`` / ``AgentVersion`` as seeded (default ``CentOS Linux 7`` / ``2.8.5``: assumed).
 - CreateReplicationJob: ``ClientToken`` idempotency as Alibaba documents it (the same token with
   the same parameters answers the same JobId and creates nothing; with other parameters
   ``IdempotentParameterMismatch``); tokens are remembered as long as the emulator runs. A
@@ -354,8 +363,10 @@ def _server_body(state: EmulatorState, server: SourceServer) -> Body:
         "Description": "",
         "State": server.state,
         "JobId": jobs[-1] if jobs else "",
-        "ErrorCode": "",
-        "StatusInfo": "",
+        "Platform": server.platform,
+        "AgentVersion": server.agent_version,
+        "ErrorCode": server.error_code,
+        "StatusInfo": server.status_info,
         "CreationTime": state.timestamp(server.created_at),
     }
 

@@ -1,9 +1,11 @@
 """The control API under ``/_emulator/``: JSON, unsigned, for tests, the demo and the benchmark.
 
 =======  ==============================  ====================================================
-POST     /_emulator/source-servers       ``{"sourceId", "state"?, "name"?}`` (or a list of
-                                         them); state defaults to Available; seeding an
-                                         existing server changes its state
+POST     /_emulator/source-servers       ``{"sourceId", "state"?, "name"?, "platform"?,
+                                         "agentVersion"?, "errorCode"?, "statusInfo"?}`` (or
+                                         a list of them); state defaults to Available;
+                                         seeding an existing server sets its state (and the
+                                         other fields given)
 GET      /_emulator/source-servers       all source servers
 POST     /_emulator/jobs                 ``{"jobId", "sourceId"?, "status"?, "jobType"?,
                                          "runSeconds"?, "name"?, "regionId"?, "errorCode"?,
@@ -56,7 +58,9 @@ _JOB_FIELDS: Final = frozenset(
         "statusInfo",
     }
 )
-_SOURCE_FIELDS: Final = frozenset({"sourceId", "state", "name"})
+_SOURCE_FIELDS: Final = frozenset(
+    {"sourceId", "state", "name", "platform", "agentVersion", "errorCode", "statusInfo"}
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -127,6 +131,10 @@ class ControlApi:
             source_id,
             fields.text(doc, "state") or wire.SOURCE_AVAILABLE,
             name=fields.text(doc, "name"),
+            platform=fields.text(doc, "platform"),
+            agent_version=fields.text(doc, "agentVersion"),
+            error_code=fields.text(doc, "errorCode"),
+            status_info=fields.text(doc, "statusInfo"),
         )
         return self.state.source_server_document(server)
 

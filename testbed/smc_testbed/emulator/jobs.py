@@ -46,12 +46,21 @@ DELETABLE_STATUSES = tuple(
 )
 
 
+#: What a seeded source server reports unless told otherwise (an SMC agent on CentOS: assumed).
+DEFAULT_PLATFORM = "CentOS Linux 7"
+DEFAULT_AGENT_VERSION = "2.8.5"
+
+
 @dataclass(slots=True)
 class SourceServer:
     source_id: str
     state: str
     name: str
     created_at: float
+    platform: str = DEFAULT_PLATFORM
+    agent_version: str = DEFAULT_AGENT_VERSION
+    error_code: str = ""
+    status_info: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,16 +14,24 @@ import signal
 import string
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Final, TextIO
 
 from aiohttp import web
 
+from smc_operator import wire
 from smc_testbed.emulator.calls import Call
 from smc_testbed.emulator.server import Gateway, build_app
-from smc_testbed.emulator.state import DEFAULT_RUN_SECONDS, Clock, EmulatorState
+from smc_testbed.emulator.state import (
+    DEFAULT_DELETE_SECONDS,
+    DEFAULT_HOUR_SECONDS,
+    DEFAULT_RUN_SECONDS,
+    Clock,
+    EmulatorState,
+)
 from smc_testbed.emulator.tls import TlsFiles, generate, server_context
 
 #: How long stopping waits for answers still being written (delayed ones are cut short).
@@ -36,6 +44,24 @@ DEFAULT_PORT: Final = 9090
 ENV_ACCESS_KEY_ID: Final = "ALIBABA_CLOUD_ACCESS_KEY_ID"
 ENV_ACCESS_KEY_SECRET: Final = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
 ENV_SECURITY_TOKEN: Final = "ALIBABA_CLOUD_SECURITY_TOKEN"
+
+
+@dataclass(frozen=True)
+class TimeScale:
+    """How fast the emulated SMC moves, and its job quota (the command line's flags)."""
+
+    run_seconds: float = DEFAULT_RUN_SECONDS
+    hour_seconds: float = DEFAULT_HOUR_SECONDS
+    delete_seconds: float = DEFAULT_DELETE_SECONDS
+    max_jobs: int = wire.MAX_JOBS_PER_ACCOUNT
+
+    def state(self) -> EmulatorState:
+        return EmulatorState(
+            default_run_seconds=self.run_seconds,
+            hour_seconds=self.hour_seconds,
+            delete_seconds=self.delete_seconds,
+            max_jobs=self.max_jobs,
+        )
 
 
 class SmcEmulator:
@@ -189,6 +215,7 @@ async def serve(
     default_run_seconds: float = DEFAULT_RUN_SECONDS,
     out: TextIO | None = None,
     tls: TlsFiles | None = None,
+    scale: TimeScale | None = None,
 ) -> None:
     """Run an emulator until cancelled, after printing one line with its URL (and, over HTTPS,
     the CA file to trust).
@@ -201,9 +228,8 @@ async def serve(
     if not keys:
         demo = demo_key_pair()
         keys[demo[0]] = demo[1]
-    emulator = SmcEmulator(
-        access_keys=keys, sts_tokens=sts_tokens, default_run_seconds=default_run_seconds, tls=tls
-    )
+    scale = scale or TimeScale(run_seconds=default_run_seconds)
+    emulator = SmcEmulator(access_keys=keys, sts_tokens=sts_tokens, state=scale.state(), tls=tls)
     await emulator.start(host, port)
     try:
         line = f"SMC emulator listening on {emulator.url}"
@@ -233,7 +259,7 @@ async def _serve_until_signalled(
     port: int,
     access_keys: Mapping[str, str] | None,
     sts_tokens: Mapping[str, str] | None,
-    run_seconds: float,
+    scale: TimeScale,
     tls: TlsFiles | None,
 ) -> None:
     signalled = asyncio.Event()
@@ -246,8 +272,8 @@ async def _serve_until_signalled(
             port,
             access_keys,
             sts_tokens=sts_tokens,
-            default_run_seconds=run_seconds,
             tls=tls,
+            scale=scale,
         )
     )
     waiting = asyncio.create_task(signalled.wait())
@@ -271,6 +297,7 @@ def main_args(
     tls_dir: Path | None = None,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
+    scale: TimeScale | None = None,
 ) -> int:
     """Run the emulator in this process until SIGINT/SIGTERM; the exit status.
 
@@ -305,15 +332,50 @@ def main_args(
         if env.get(ENV_SECURITY_TOKEN):
             tokens[env[ENV_ACCESS_KEY_ID]] = env[ENV_SECURITY_TOKEN]
     try:
-        asyncio.run(_serve_until_signalled(host, port, keys or None, tokens, run_seconds, tls))
+        timing = scale or TimeScale(run_seconds=run_seconds)
+        asyncio.run(_serve_until_signalled(host, port, keys or None, tokens, timing, tls))
     except OSError as error:
         print(f"smc-operator emulator: cannot listen on {host}:{port}: {error}", file=sys.stderr)
         return 1
     return 0
 
 
+def _positive(kind: type[float] | type[int]) -> Callable[[str], float | int]:
+    def parse(text: str) -> float | int:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        return value
+
+    return parse
+
+
 def command_line(argv: Sequence[str], *, prog: str) -> int:
     """The emulator's command line (``smc-operator emulator`` and ``python -m ...emulator``)."""
+    args = parser(prog).parse_args(list(argv))
+    return main_args(
+        args.host,
+        args.port,
+        args.access_key,
+        tls_dir=args.tls_dir,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        scale=time_scale(args),
+    )
+
+
+def time_scale(args: argparse.Namespace) -> TimeScale:
+    """The :class:`TimeScale` the parsed command line asks for."""
+    return TimeScale(
+        run_seconds=args.run_seconds,
+        hour_seconds=args.hour_seconds,
+        delete_seconds=args.delete_seconds,
+        max_jobs=args.max_jobs,
+    )
+
+
+def parser(prog: str) -> argparse.ArgumentParser:
+    """The emulator's argument parser."""
     parser = argparse.ArgumentParser(prog=prog, description="Run the local SMC emulator.")
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")
@@ -338,13 +400,22 @@ def command_line(argv: Sequence[str], *, prog: str) -> int:
     )
     parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", type=Path, help="the private key of --tls-cert (PEM)")
-    args = parser.parse_args(list(argv))
-    return main_args(
-        args.host,
-        args.port,
-        args.access_key,
-        run_seconds=args.run_seconds,
-        tls_dir=args.tls_dir,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
+    parser.add_argument(
+        "--hour-seconds",
+        type=_positive(float),
+        default=DEFAULT_HOUR_SECONDS,
+        help="real seconds per SMC hour: compresses an incremental job's Frequency",
     )
+    parser.add_argument(
+        "--delete-seconds",
+        type=_positive(float),
+        default=DEFAULT_DELETE_SECONDS,
+        help="how long a deleted job shows Deleting before it is gone",
+    )
+    parser.add_argument(
+        "--max-jobs",
+        type=_positive(int),
+        default=wire.MAX_JOBS_PER_ACCOUNT,
+        help="the account's job quota (QuotaExceeded.ReplicationJob beyond it)",
+    )
+    return parser

@@ -87,9 +87,17 @@ class EmulatorState:
     # -- seeding ----------------------------------------------------------------------------
 
     def seed_source_server(
-        self, source_id: str, state: str = wire.SOURCE_AVAILABLE, *, name: str | None = None
+        self,
+        source_id: str,
+        state: str = wire.SOURCE_AVAILABLE,
+        *,
+        name: str | None = None,
+        platform: str | None = None,
+        agent_version: str | None = None,
+        error_code: str | None = None,
+        status_info: str | None = None,
     ) -> SourceServer:
-        """Create a source server, or change the state of an existing one."""
+        """Create a source server, or change the state (and what else is given) of one."""
         if not source_id:
             raise SeedError("'sourceId' is required")
         if state not in wire.SOURCE_STATES:
@@ -102,6 +110,14 @@ class EmulatorState:
             server.state = state
             if name is not None:
                 server.name = name
+        if platform is not None:
+            server.platform = platform
+        if agent_version is not None:
+            server.agent_version = agent_version
+        if error_code is not None:
+            server.error_code = error_code
+        if status_info is not None:
+            server.status_info = status_info
         return server
 
     def seed_job(
@@ -251,6 +267,10 @@ class EmulatorState:
             "sourceId": server.source_id,
             "name": server.name,
             "state": server.state,
+            "platform": server.platform,
+            "agentVersion": server.agent_version,
+            "errorCode": server.error_code,
+            "statusInfo": server.status_info,
             "jobIds": list(self.jobs_by_source.get(server.source_id, ())),
             "creationTime": self.timestamp(server.created_at),
         }
