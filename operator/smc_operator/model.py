@@ -68,7 +68,7 @@ DeletionPolicy = Literal["Orphan", "Delete"]
 #: ``:`` and ``-`` (Alibaba Cloud's usual naming rule; the SMC reference gives no pattern).
 JOB_NAME_PATTERN: Final = r"^[A-Za-z][A-Za-z0-9._:-]{1,127}$"
 JOB_NAME_MAX_LENGTH: Final = 128
-DESCRIPTION_MAX_LENGTH: Final = 256
+DESCRIPTION_MAX_LENGTH: Final = 128
 SOURCE_ID_PATTERN: Final = r"^s-[a-z0-9]{8,40}$"
 TAG_MAX: Final = 20
 
@@ -87,7 +87,7 @@ class JobTemplate(_Wire):
     target_type: TargetType = "Image"
     image_name: str | None = Field(default=None, max_length=128)
     instance_id: str | None = Field(default=None, max_length=64)
-    system_disk_size: int | None = Field(default=None, ge=20, le=500, strict=True)
+    system_disk_size: int | None = Field(default=None, ge=20, le=2048, strict=True)
     data_disks: tuple[DataDisk, ...] = Field(default=(), max_length=16)
     net_mode: int | None = Field(default=None, ge=0, le=2, strict=True)
     vpc_id: str | None = Field(default=None, max_length=64)

@@ -152,7 +152,7 @@ async def test_incremental_job_cycles_then_is_cut_over_and_finishes(
     obj = await wait_rj(kube_api, "db", has("CutOver", "CutOver"), timeout=30)
     assert condition(obj, "CutOver")["requestId"]
     (cut,) = calls(live_emulator, wire.CUT_OVER_REPLICATION_JOB)
-    assert dict(cut.params)["SyncData"] == "true"
+    assert dict(cut.params)["SyncData"].lower() == "true"
     await wait_rj(
         kube_api,
         "db",
