@@ -1344,13 +1344,18 @@ def _set(
     (``retry``) looks again every poll interval."""
     retry_in = retry.poll_seconds if retry is not None else None
     condition = observed.status.condition(type_)
-    if (
-        condition is not None
-        and condition.reason == reason
-        and condition.message == message
-        and _current(condition, observed)
-    ):
-        return Verdict(retry_in=retry_in)
+    if condition is not None and condition.reason == reason and condition.message == message:
+        # Said already: no Event; a newer generation is only stamped.
+        if _current(condition, observed):
+            return Verdict(retry_in=retry_in, message=message)
+        restamped = condition.model_copy(update={"observed_generation": observed.generation})
+        status = observed.status.model_copy(
+            update={
+                "observed_generation": observed.generation,
+                "conditions": set_condition(observed.status.conditions, restamped),
+            }
+        )
+        return Verdict(write=status, retry_in=retry_in, message=message)
     kept = _attempts(observed, type_) if attempts is None else attempts
     status = _status(
         observed,

@@ -166,12 +166,14 @@ async def test_suspend_while_syncing_then_resume(
     kube_api: EmulatedKubeApi, live_emulator: SmcEmulator, start_operator: OperatorFactory
 ) -> None:
     live_emulator.state.seed_source_server(SOURCE)
-    live_emulator.state.default_run_seconds = 600.0  # Syncing for long
+    live_emulator.state.default_run_seconds = 40.0  # Preparing 4 s, then Syncing
     await start_operator(**FAST)
     await create_managed(kube_api, "app", {"sourceId": SOURCE}, start=True)
     obj = await wait_rj(kube_api, "app", has("Started", "Started"))
     job_id = obj["status"]["jobId"]
     await patch_spec(kube_api, "app", {"suspend": True})
+    # SMC stops a job only while Syncing: Stopping while it prepares, then Stopped.
+    await wait_rj(kube_api, "app", has("Suspended", "Stopping"))
     obj = await wait_rj(kube_api, "app", has("Suspended", "Stopped"), timeout=30)
     assert condition(obj, "Suspended")["status"] == "True"
     assert condition(obj, "Started")["reason"] == "Suspended"
