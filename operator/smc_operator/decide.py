@@ -16,8 +16,9 @@ step      condition    what it does
 ========  ===========  ==============================================================
 create    Created      ``spec.job``: CreateReplicationJob exactly once (intent written
                        ahead; before a repeat, the lookup by name and uid tag).
-                       ``spec.jobId``: Adopted once SMC shows the job (Describe, or an
-                       accepted Start). Nothing else happens without a job.
+                       ``spec.jobId``: Adopted once an answer about the job shows it (an
+                       accepted Start, the Describe of a repeat start or of a suspend;
+                       no call of its own). Nothing else happens without a job.
 modify    Synced       ``spec.job``'s modifiable attributes differ from the job's:
                        ModifyReplicationJobAttribute when the job's status allows all
                        of them, else NotModifiableInStatus until it does
@@ -527,11 +528,9 @@ def _adopt(
         return None
     report = observed.confirmation
     if report is None:
-        if spec.start and not spec.suspend:
-            return None  # Start's answer tells (an accepted start adopts), without a call more
-        if observed.secret_problem is not None:
-            return None  # the start step reports it
-        return Verdict(call=Call.DESCRIBE)
+        # No call of its own: the next answer about the job tells (an accepted Start, or the
+        # Describe of a repeat start or of a suspend).
+        return None
     if isinstance(report, SmcFailure):
         return None  # the steps that need the job report the failure; adoption waits
     job = report.jobs.get(spec.job_id)
@@ -551,11 +550,13 @@ def _adopt(
 def _adopted(
     observed: Observed, message: str, now: datetime, answer: JobsReport | SmcAccepted
 ) -> Verdict:
+    """Recorded without an Event of its own: the call that showed the job tells its story."""
     assert observed.spec is not None
     status = _status(
         observed, CREATED, Reason.ADOPTED, message, now, attempts=0, request_id=answer.request_id
     )
-    return _outcome(status.model_copy(update={"job_id": observed.spec.job_id}), CREATED)
+    verdict = _outcome(status.model_copy(update={"job_id": observed.spec.job_id}), CREATED)
+    return dataclasses.replace(verdict, events=(), message="")
 
 
 # --- the modify step: Synced -------------------------------------------------------------------
@@ -906,7 +907,7 @@ def _started(
             now,
             accepted,
         )
-        verdict = _merge(verdict, dataclasses.replace(adopted, events=(), message=""))
+        verdict = _merge(verdict, adopted)
     return verdict
 
 

@@ -471,8 +471,11 @@ async def start(
     await _attempt(body, meta, patch, memo.runtime, retry, logger)
 
 
-def _deletes_job(*, spec: kopf.Spec, **_: Any) -> bool:
-    return spec.get("deletionPolicy") == "Delete"
+def _deletes_job(*, body: kopf.Body, **_: Any) -> bool:
+    """``deletionPolicy: Delete`` (kopf keeps the finalizer on exactly these objects). Reads the
+    raw body: a spec that is no object at all (it gets InvalidSpec) must not break the filter."""
+    spec = body.get("spec")
+    return isinstance(spec, Mapping) and spec.get("deletionPolicy") == "Delete"
 
 
 @kopf.on.delete(*RESOURCE, id=DELETE_HANDLER_ID, when=_deletes_job)

@@ -133,7 +133,9 @@ class ReplicationJobSpec(_Wire):
     @model_validator(mode="after")
     def _adopt_or_create(self) -> ReplicationJobSpec:
         if (self.job_id is None) == (self.job is None):
-            raise ValueError("exactly one of jobId (adopt a job) and job (create one) must be set")
+            raise ValueError(
+                "exactly one of spec.jobId (adopt a job) and spec.job (create one) must be set"
+            )
         return self
 
     @field_validator("region_id", mode="before")

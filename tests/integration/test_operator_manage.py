@@ -125,13 +125,23 @@ async def test_adopting_an_existing_job(
             "apiVersion": model.API_VERSION,
             "kind": model.KIND,
             "metadata": {"name": "old", "namespace": NAMESPACE},
-            "spec": {"jobId": "j-adopt0000000001", "credentialsSecretRef": {"name": SECRET}},
+            "spec": {
+                "jobId": "j-adopt0000000001",
+                "start": True,
+                "credentialsSecretRef": {"name": SECRET},
+            },
         },
     )
     obj = await wait_rj(kube_api, "old", has("Created", "Adopted"))
     assert obj["status"]["jobId"] == "j-adopt0000000001"
-    assert condition(obj, "Started")["reason"] == "NotRequested"
+    (start,) = calls(live_emulator, wire.START_REPLICATION_JOB)
+    # The accepted start is what showed SMC knows the job: no call of its own.
+    assert condition(obj, "Created")["requestId"] == start.request_id
+    assert condition(obj, "Started")["reason"] == "Started"
     assert calls(live_emulator, wire.CREATE_REPLICATION_JOB) == []
+    assert calls(live_emulator, wire.DESCRIBE_REPLICATION_JOBS) == [] or all(
+        "Name" not in dict(c.params) for c in calls(live_emulator, wire.DESCRIBE_REPLICATION_JOBS)
+    )
 
 
 async def test_incremental_job_cycles_then_is_cut_over_and_finishes(

@@ -84,7 +84,10 @@ async def test_where_the_emulated_api_agrees_with_the_real_one_and_where_it_does
             path,
             body("b", {"jobId": JOB}),
             {},
-            ((201, {"jobId": JOB, "start": False}), (201, {"jobId": JOB})),
+            (
+                (201, {"jobId": JOB, "start": False, "suspend": False, "deletionPolicy": "Orphan"}),
+                (201, {"jobId": JOB}),
+            ),
         ),
         # ... validation (kubectl's default is strict field validation) ...
         (
@@ -118,7 +121,10 @@ async def test_where_the_emulated_api_agrees_with_the_real_one_and_where_it_does
             path,
             body("f", {"jobId": JOB, "start": True, "x": 1}),
             {},
-            ((201, {"jobId": JOB, "start": True}), (201, {"jobId": JOB, "start": True, "x": 1})),
+            (
+                (201, {"jobId": JOB, "start": True, "suspend": False, "deletionPolicy": "Orphan"}),
+                (201, {"jobId": JOB, "start": True, "x": 1}),
+            ),
         ),
     ]
     kube.request("POST", path, body("a", {"jobId": JOB, "start": True}))

@@ -1,0 +1,139 @@
+"""``smc-operator run`` against the real API server: the whole lifecycle of a created job.
+
+The API server enforces the CRD (defaults, CEL) and keeps the finalizer: what a user sees is
+``kubectl`` output, the conditions, and what SMC received. Every wait is a ``kubectl wait``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from smc_operator import model, wire
+from smc_testbed.emulator import SmcEmulator
+from testkit.kube import KubeServer
+from testkit.running import OperatorFactory
+
+from .conftest import SECRET
+
+SOURCE = "s-kubelife00000001"
+FAST = {"poll_interval_seconds": "1", "backoff_base_seconds": "0.2"}
+
+
+def managed(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": model.API_VERSION,
+        "kind": model.KIND,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"credentialsSecretRef": {"name": SECRET}, **spec},
+    }
+
+
+async def wait_condition(
+    kube: KubeServer, namespace: str, name: str, type_: str, reason: str, timeout: int = 60
+) -> dict[str, Any]:
+    path = f'{{.status.conditions[?(@.type=="{type_}")].reason}}'
+    await asyncio.to_thread(
+        kube.kubectl,
+        "-n",
+        namespace,
+        "wait",
+        f"--for=jsonpath={path}={reason}",
+        f"replicationjob/{name}",
+        f"--timeout={timeout}s",
+        timeout=timeout + 30,
+    )
+    return await asyncio.to_thread(kube.get, "rj", name, namespace)
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    for c in (obj.get("status") or {}).get("conditions") or ():
+        if c.get("type") == type_:
+            return dict(c)
+    return {}
+
+
+def patch(kube: KubeServer, namespace: str, name: str, spec: dict[str, Any]) -> None:
+    kube.kubectl(
+        "-n", namespace, "patch", "rj", name, "--type", "merge", "-p", json.dumps({"spec": spec})
+    )
+
+
+async def test_create_cycle_cut_over_and_delete_an_incremental_job(
+    kube: KubeServer, namespace: str, smc: SmcEmulator, start_operator: OperatorFactory
+) -> None:
+    smc.state.seed_source_server(SOURCE)
+    smc.state.default_run_seconds = 1.0
+    smc.state.hour_seconds = 1.0
+    smc.state.delete_seconds = 1.0
+    await start_operator(args=("--namespace", namespace), **FAST)
+    job = {"sourceId": SOURCE, "runOnce": False, "frequency": 1, "maxNumberOfImageToKeep": 2}
+    kube.apply(managed(namespace, "db", job=job, start=True, deletionPolicy="Delete"))
+    obj = await wait_condition(kube, namespace, "db", "Started", "Started")
+    uid = obj["metadata"]["uid"]
+    job_id = obj["status"]["jobId"]
+    assert condition(obj, "Created")["reason"] == "Created"
+    assert obj["spec"]["job"]["targetType"] == "Image"  # the API server's default
+    assert model.FINALIZER in obj["metadata"]["finalizers"]
+    (create,) = smc.state.calls.select(action=wire.CREATE_REPLICATION_JOB)
+    assert dict(create.params)["ClientToken"] == f"smc-operator-{uid}"
+    wide = kube.kubectl("-n", namespace, "get", "rj", "db", "-o", "wide").stdout
+    assert job_id in wide and "True" in wide
+
+    # Kubernetes refuses what SMC would never allow: the source of a created job is fixed.
+    refused = kube.kubectl(
+        "-n",
+        namespace,
+        "patch",
+        "rj",
+        "db",
+        "--type",
+        "merge",
+        "-p",
+        json.dumps({"spec": {"job": {**job, "sourceId": "s-kubelife00000002"}}}),
+        check=False,
+    )
+    assert refused.returncode != 0 and "sourceId" in refused.stderr
+
+    patch(kube, namespace, "db", {"cutOver": {"syncData": False}})
+    obj = await wait_condition(kube, namespace, "db", "CutOver", "CutOver")
+    assert condition(obj, "CutOver")["requestId"]
+    assert len(smc.state.calls.select(action=wire.CUT_OVER_REPLICATION_JOB)) == 1
+
+    kube.kubectl("-n", namespace, "delete", "rj", "db", "--wait=false")
+    await asyncio.to_thread(
+        kube.kubectl,
+        "-n",
+        namespace,
+        "wait",
+        "--for=delete",
+        "replicationjob/db",
+        "--timeout=60s",
+        timeout=90,
+    )
+    assert job_id not in smc.state.jobs
+    assert len(smc.state.calls.select(action=wire.DELETE_REPLICATION_JOB)) == 1
+
+
+async def test_suspend_and_resume_and_orphan_deletion(
+    kube: KubeServer, namespace: str, smc: SmcEmulator, start_operator: OperatorFactory
+) -> None:
+    smc.state.seed_source_server(SOURCE)
+    smc.state.default_run_seconds = 20.0  # Preparing 2 s, then Syncing
+    await start_operator(args=("--namespace", namespace), **FAST)
+    kube.apply(managed(namespace, "app", job={"sourceId": SOURCE}, start=True))
+    obj = await wait_condition(kube, namespace, "app", "Started", "Started")
+    assert not obj["metadata"].get("finalizers")  # Orphan: no finalizer
+    job_id = obj["status"]["jobId"]
+    patch(kube, namespace, "app", {"suspend": True})
+    obj = await wait_condition(kube, namespace, "app", "Suspended", "Stopped")
+    assert condition(obj, "Started")["reason"] == "Suspended"
+    assert len(smc.state.calls.select(action=wire.STOP_REPLICATION_JOB)) == 1
+    patch(kube, namespace, "app", {"suspend": False})
+    await wait_condition(kube, namespace, "app", "Suspended", "Resumed")
+    obj = await wait_condition(kube, namespace, "app", "Started", "Started")
+    assert len(smc.state.calls.select(action=wire.START_REPLICATION_JOB)) == 2
+    kube.kubectl("-n", namespace, "delete", "rj", "app")
+    assert job_id in smc.state.jobs
+    assert smc.state.calls.select(action=wire.DELETE_REPLICATION_JOB) == []
