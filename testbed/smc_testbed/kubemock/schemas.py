@@ -4,7 +4,9 @@ A real API server drops every field its CRD's schema does not declare (unless
 ``x-kubernetes-preserve-unknown-fields``) and fills in ``default:`` values; a status the CRD does
 not declare is lost silently. This module does both, so a test against the emulator loses the
 same fields a cluster would. It does not validate (types, patterns, ``required``, enums): objects
-that a real server would reject with 422 are stored as they are.
+that a real server would reject with 422 are stored as they are, and CEL rules
+(``x-kubernetes-validations``: adopt-or-create, the immutable fields of ``spec.job``) are not
+evaluated; tests/kube/test_crd_lifecycle.py has the real server enforce them.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ rbac.yaml includes them; each rule says why it is needed.
 */}}
 {{- define "smc-operator.rules.replicationjobs" }}
 # ReplicationJobs: kopf lists and watches them, and merge-patches their metadata (its progress
-# annotations, prefix progress.smcoperator.io) while a start waits for a retry.
+# annotations, prefix progress.smcoperator.io, while a start waits for a retry; the finalizer
+# smcoperator.io/delete-job on objects with deletionPolicy: Delete).
 - apiGroups: ["smcoperator.io"]
   resources: ["replicationjobs"]
   verbs: ["list", "watch", "patch"]
