@@ -48,6 +48,13 @@ class SmcControl:
                 "POST", "/jobs", [{"jobId": job, "runSeconds": run_seconds} for job in chunk]
             )
 
+    async def seed_sources(self, source_ids: Sequence[str]) -> None:
+        """Available source servers (for objects that create their jobs)."""
+        for start in range(0, len(source_ids), 1000):
+            chunk = source_ids[start : start + 1000]
+            if chunk:
+                await self._call("POST", "/source-servers", [{"sourceId": s} for s in chunk])
+
     async def add_fault(self, **fault: Any) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("POST", "/faults", fault)
         return result

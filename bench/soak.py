@@ -40,6 +40,14 @@ more, and checks the invariants (each violation is listed with its evidence in t
    last incarnation's RSS after settling at most 25 % (+10 MB) above its RSS mid-way through its
    life (``memory``).
 
+A tenth of the objects (``--created``) name no job: they carry ``spec.job`` and the operator
+creates their jobs (CreateReplicationJob under the same faults, ambiguous answers included), then
+starts them. For those also:
+
+6. at most one SMC job was created per object (``created-twice``: counted per source server, one
+   per object), the object names the job that exists (``disagrees``), and an object without a
+   job ended ``Created=False/RetriesExhausted`` after ``MAX_ATTEMPTS`` calls with no job behind it.
+
 The result (counts, invariants, violations) is printed as JSON and written to ``--result``; the
 exit status is 1 when an invariant is violated.
 """
@@ -84,6 +92,8 @@ OPERATOR_AGENTS: Final = frozenset({"kopf", "smc-operator"})
 @dataclass
 class SoakOptions:
     objects: int = 1000
+    #: How many of the objects name no job and have the operator create it (None: a tenth).
+    created: int | None = None
     kills: int = 5
     fault_seconds: float = 90.0
     settle_seconds: float | None = None
@@ -105,6 +115,10 @@ class SoakOptions:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="smc-soak-")))
 
     @property
+    def created_objects(self) -> int:
+        return self.objects // 10 if self.created is None else min(self.created, self.objects)
+
+    @property
     def settle_limit(self) -> float:
         if self.settle_seconds is not None:
             return self.settle_seconds
@@ -120,6 +134,22 @@ class Incarnation:
     killed: bool = False
     peak_rss: int = 0
     samples: list[tuple[float, int]] = field(default_factory=list)
+
+
+def created_condition(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    for condition in (obj.get("status") or {}).get("conditions") or ():
+        if condition.get("type") == "Created":
+            return dict(condition)
+    return {}
+
+
+def created_manifest(name: str, source_id: str) -> dict[str, Any]:
+    """An object that has the operator create its job (``spec.job``), then start it."""
+    body = manifest(name, "j-placeholder0", "env")
+    spec = dict(body["spec"])
+    del spec["jobId"]
+    spec["job"] = {"sourceId": source_id}
+    return {**body, "spec": spec}
 
 
 def smc_faults(latency_ms: float) -> list[dict[str, Any]]:
@@ -155,6 +185,8 @@ class Soak:
         self.operator: procs.Child | None = None
         self.settled_at: dict[str, float] = {}
         self.created: set[str] = set()
+        #: Objects that have the operator create their job: name -> their source server.
+        self.source_of: dict[str, str] = {}
         self.log: list[str] = []
 
     def note(self, text: str) -> None:
@@ -237,6 +269,9 @@ class Soak:
             condition = started_condition(obj)
             if not name:
                 continue
+            created = created_condition(obj)
+            if created.get("reason") == "RetriesExhausted":
+                condition = created  # no job was created: nothing will start
             if condition.get("status") in ("True", "False") and (
                 condition.get("reason") not in IN_PROGRESS
             ):
@@ -249,9 +284,14 @@ class Soak:
 
         async def one(name: str, job_id: str) -> None:
             async with semaphore:
+                body = (
+                    created_manifest(name, self.source_of[name])
+                    if name in self.source_of
+                    else manifest(name, job_id, "env")
+                )
                 for attempt in range(10):
                     try:
-                        await kube.create_rj(NAMESPACE, manifest(name, job_id, "env"))
+                        await kube.create_rj(NAMESPACE, body)
                         break
                     except KubeApiError as exc:
                         if exc.status == 409 or attempt == 9:
@@ -266,7 +306,13 @@ class Soak:
     async def run(self) -> dict[str, Any]:
         options = self.options
         options.workdir.mkdir(parents=True, exist_ok=True)
-        names_and_jobs = [(f"soak-{i:05d}", f"j-soak{i:08d}") for i in range(options.objects)]
+        adopted = options.objects - options.created_objects
+        names_and_jobs = [(f"soak-{i:05d}", f"j-soak{i:08d}") for i in range(adopted)]
+        # Objects that create their job: the job ID is SMC's answer, known only at the end.
+        self.source_of = {
+            f"soak-new-{i:05d}": f"s-soaknew{i:08d}" for i in range(options.objects - adopted)
+        }
+        names_and_jobs += [(name, "") for name in self.source_of]
         job_of = dict(names_and_jobs)
         began_run = time.monotonic()
         async with (
@@ -274,7 +320,8 @@ class Soak:
             SmcControl(stack.smc_url, stack.ca_file) as smc,
             KubeHttp(stack.kube_url, agent=DRIVER_AGENT) as kube,
         ):
-            await smc.seed_jobs([job for _, job in names_and_jobs])
+            await smc.seed_jobs([job for _, job in names_and_jobs if job])
+            await smc.seed_sources(list(self.source_of.values()))
             await kube.ensure_namespace(NAMESPACE)
             listing = await kube.list_rj(NAMESPACE)
             following = asyncio.create_task(
@@ -336,7 +383,10 @@ class Soak:
             operator_log = self.operator.log()
 
         objects = {obj["metadata"]["name"]: obj for obj in final.get("items", [])}
-        return self.judge(
+        created = self.judge_created(objects, jobs)
+        for name in self.source_of:
+            job_of[name] = ((objects.get(name) or {}).get("status") or {}).get("jobId") or ""
+        result = self.judge(
             objects=objects,
             job_of=job_of,
             jobs=jobs,
@@ -351,7 +401,57 @@ class Soak:
                 "settle": all_settled_at - faults_off,
             },
             operator_log=operator_log,
+            skip={name for name in self.source_of if not job_of[name]},
         )
+        result["created"] = created["counts"]
+        if created["violations"]:
+            result["ok"] = False
+            result["violations"] = (result["violations"] + created["violations"])[:50]
+            counts = Counter(v["kind"] for v in created["violations"])
+            for kind, count in counts.items():
+                result["violationCounts"][kind] = result["violationCounts"].get(kind, 0) + count
+        return result
+
+    def judge_created(
+        self, objects: Mapping[str, Mapping[str, Any]], jobs: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Invariant 6: at most one job created per object, and the object names it."""
+        violations: list[dict[str, Any]] = []
+        by_source: dict[str, list[str]] = defaultdict(list)
+        for job in jobs.values():
+            by_source[str(job.get("sourceId"))].append(str(job["jobId"]))
+        per_object: list[int] = []
+        exhausted = 0
+        for name, source in self.source_of.items():
+            obj = objects.get(name) or {}
+            made = by_source.get(source, [])
+            per_object.append(len(made))
+            named = (obj.get("status") or {}).get("jobId")
+            created = created_condition(obj)
+            evidence = {"object": name, "source": source, "jobs": made, "created": created}
+            if len(made) > 1:
+                violations.append({"kind": "created-twice", **evidence})
+            if named is not None and made != [named]:
+                violations.append({"kind": "disagrees", **evidence})
+            if named is None:
+                attempts = ((obj.get("status") or {}).get("actionAttempts") or {}).get("Created")
+                if (
+                    made
+                    or created.get("reason") != "RetriesExhausted"
+                    or attempts != (self.options.max_attempts)
+                ):
+                    violations.append({"kind": "stuck", **evidence})
+                else:
+                    exhausted += 1
+        return {
+            "violations": violations,
+            "counts": {
+                "objects": len(self.source_of),
+                "jobsCreated": sum(per_object),
+                "maxJobsPerObject": max(per_object, default=0),
+                "createdRetriesExhausted": exhausted,
+            },
+        }
 
     # --- the invariants --------------------------------------------------------------------------
 
@@ -368,6 +468,7 @@ class Soak:
         counters: Mapping[str, Any],
         timing: Mapping[str, float],
         operator_log: str,
+        skip: set[str] | None = None,
     ) -> dict[str, Any]:
         options = self.options
         violations: list[dict[str, Any]] = []
@@ -391,6 +492,8 @@ class Soak:
         call_counts: list[int] = []
         start_counts: list[int] = []
         for name, job_id in job_of.items():
+            if skip and name in skip:
+                continue  # no job was created: invariant 6 judges it
             obj = objects.get(name)
             if obj is None:
                 violation("missing", name)
@@ -583,6 +686,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench.soak", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--objects", type=int, default=1000)
+    parser.add_argument(
+        "--created", type=int, help="objects with spec.job, created by the operator (default: 10%%)"
+    )
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--fault-seconds", type=float, default=90.0)
     parser.add_argument("--settle-seconds", type=float)
@@ -613,6 +719,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     options = SoakOptions(
         objects=args.objects,
+        created=args.created,
         kills=args.kills,
         fault_seconds=args.fault_seconds,
         settle_seconds=args.settle_seconds,

@@ -87,6 +87,10 @@ def test_short_soak_keeps_every_invariant(tmp_path: Path) -> None:
     assert outcomes.get(wire.THROTTLING_USER, 0) > 0
     assert sum(f["hits"] for f in result["kube"]["faults"]) > 0
     assert result["smc"]["maxStartCount"] <= 1
+    # A tenth of the objects had the operator create their jobs, under the same faults.
+    assert result["created"]["objects"] == 10
+    assert result["created"]["maxJobsPerObject"] <= 1
+    assert result["smc"]["byAction"].get("CreateReplicationJob", 0) >= 10
     assert result["smc"]["callsAfterSettling"] == 0
 
 
