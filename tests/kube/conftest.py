@@ -126,10 +126,16 @@ def started(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 async def wait_reason(
-    kube: KubeServer, namespace: str, name: str, reason: str, timeout: int = 60
+    kube: KubeServer,
+    namespace: str,
+    name: str,
+    reason: str,
+    timeout: int = 60,
+    *,
+    condition: str = "Started",
 ) -> dict[str, Any]:
-    """``kubectl wait`` (a watch: no polling here) until the Started reason is ``reason``."""
-    path = '{.status.conditions[?(@.type=="Started")].reason}'
+    """``kubectl wait`` (a watch: no polling here) until ``condition``'s reason is ``reason``."""
+    path = f'{{.status.conditions[?(@.type=="{condition}")].reason}}'
     await asyncio.to_thread(
         kube.kubectl,
         "-n",

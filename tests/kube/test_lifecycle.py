@@ -15,7 +15,7 @@ from smc_testbed.emulator import SmcEmulator
 from testkit.kube import KubeServer
 from testkit.running import OperatorFactory
 
-from .conftest import SECRET
+from .conftest import SECRET, wait_reason
 
 SOURCE = "s-kubelife00000001"
 FAST = {"poll_interval_seconds": "1", "backoff_base_seconds": "0.2"}
@@ -31,20 +31,9 @@ def managed(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
 
 
 async def wait_condition(
-    kube: KubeServer, namespace: str, name: str, type_: str, reason: str, timeout: int = 60
+    kube: KubeServer, namespace: str, name: str, type_: str, reason: str
 ) -> dict[str, Any]:
-    path = f'{{.status.conditions[?(@.type=="{type_}")].reason}}'
-    await asyncio.to_thread(
-        kube.kubectl,
-        "-n",
-        namespace,
-        "wait",
-        f"--for=jsonpath={path}={reason}",
-        f"replicationjob/{name}",
-        f"--timeout={timeout}s",
-        timeout=timeout + 30,
-    )
-    return await asyncio.to_thread(kube.get, "rj", name, namespace)
+    return await wait_reason(kube, namespace, name, reason, condition=type_)
 
 
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
