@@ -126,3 +126,42 @@ async def test_suspend_and_resume_and_orphan_deletion(
     kube.kubectl("-n", namespace, "delete", "rj", "app")
     assert job_id in smc.state.jobs
     assert smc.state.calls.select(action=wire.DELETE_REPLICATION_JOB) == []
+
+
+async def test_modify_and_adopt_on_the_real_server(
+    kube: KubeServer, namespace: str, smc: SmcEmulator, start_operator: OperatorFactory
+) -> None:
+    smc.state.seed_source_server(SOURCE)
+    smc.state.seed_source_server("s-kubeadopt0000001")
+    smc.state.seed_job("j-kubeadopt0000001", "s-kubeadopt0000001")
+    smc.state.default_run_seconds = 600.0
+    await start_operator(args=("--namespace", namespace), **FAST)
+    job = {"sourceId": SOURCE, "runOnce": False, "frequency": 2, "maxNumberOfImageToKeep": 2}
+    kube.apply(managed(namespace, "mod", job=job, start=True))
+    kube.apply(
+        {
+            "apiVersion": model.API_VERSION,
+            "kind": model.KIND,
+            "metadata": {"name": "old", "namespace": namespace},
+            "spec": {
+                "jobId": "j-kubeadopt0000001",
+                "start": True,
+                "credentialsSecretRef": {"name": SECRET},
+            },
+        }
+    )
+    adopted = await wait_condition(kube, namespace, "old", "Created", "Adopted")
+    assert adopted["status"]["jobId"] == "j-kubeadopt0000001"
+    obj = await wait_condition(kube, namespace, "mod", "Started", "Started")
+    job_id = obj["status"]["jobId"]
+    # A description changes in any status; the frequency only while Ready or Waiting.
+    patch(kube, namespace, "mod", {"job": {**job, "description": "payments database"}})
+    await wait_condition(kube, namespace, "mod", "Synced", "Synced")
+    assert smc.state.jobs[job_id].description == "payments database"
+    patch(
+        kube, namespace, "mod", {"job": {**job, "description": "payments database", "frequency": 6}}
+    )
+    obj = await wait_condition(kube, namespace, "mod", "Synced", "NotModifiableInStatus")
+    refused = condition(obj, "Synced")
+    assert refused["status"] == "False" and "Running" in refused["message"]
+    assert smc.state.jobs[job_id].frequency == 2
