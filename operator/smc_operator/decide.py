@@ -476,9 +476,8 @@ def _after_find(
     attempts = observed.status.action_attempts.get(CREATED, 0)
     if isinstance(report, SmcFailure):
         return _failed(observed, CREATED, Call.FIND, limits, report, now, random, attempts, True)
-    mine = [job for job in report.jobs.values() if job.tags.get(UID_TAG) == observed.uid]
-    if mine:
-        job = mine[0]
+    job = _tagged_for(observed, report)
+    if job is not None:
         message = (
             f"found job {job.job_id} by its name and tag {UID_TAG} after an unanswered "
             f"CreateReplicationJob (attempt {attempts})"
@@ -487,6 +486,11 @@ def _after_find(
     if attempts >= limits.max_attempts:
         return _outcome(_exhausted(observed, CREATED, limits, now, attempts=attempts), CREATED)
     return _create_call(observed, limits, now, attempts + 1)
+
+
+def _tagged_for(observed: Observed, report: JobsReport) -> JobReport | None:
+    """The job of a lookup that carries this object's uid tag (a name alone is not proof)."""
+    return next((j for j in report.jobs.values() if j.tags.get(UID_TAG) == observed.uid), None)
 
 
 def _created(
@@ -936,9 +940,7 @@ def _cut_over(
     job = _job_report(observed, CUT_OVER, limits, now, random)
     if not isinstance(job, JobReport):
         return job
-    in_flight = (
-        row is not None and condition is not None and condition.reason == Reason.CUTTING_OVER
-    )
+    in_flight = condition is not None and condition.reason == Reason.CUTTING_OVER
     if in_flight and attempts > 0 and job.status != wire.JOB_WAITING:
         message = (
             f"cut-over confirmed by DescribeReplicationJobs: job {job_id} is {job.status} "
@@ -998,43 +1000,17 @@ def _delete(
             if report is None:
                 return _call(observed, DELETED, Call.FIND, None, now, _find_request(observed))
             if isinstance(report, SmcFailure):
-                return _deletion_blocked(
-                    _failed(
-                        observed,
-                        DELETED,
-                        Call.FIND,
-                        limits,
-                        report,
-                        now,
-                        random,
-                        observed.retries + 1,
-                        True,
-                    ),
-                    limits,
-                )
-            mine = [j for j in report.jobs.values() if j.tags.get(UID_TAG) == observed.uid]
-            if mine:
-                found = observed.status.model_copy(update={"job_id": mine[0].job_id})
+                return _deletion_failed(observed, Call.FIND, report, limits, now, random)
+            mine = _tagged_for(observed, report)
+            if mine is not None:
+                found = observed.status.model_copy(update={"job_id": mine.job_id})
                 return _plan(observed.answered(status=found), limits, now, random)
         return Verdict(message="Deleted: no SMC job was created for this object")
     report = observed.confirmation
     if report is None:
         return _call(observed, DELETED, Call.DESCRIBE, None, now)
     if isinstance(report, SmcFailure):
-        return _deletion_blocked(
-            _failed(
-                observed,
-                DELETED,
-                Call.DESCRIBE,
-                limits,
-                report,
-                now,
-                random,
-                observed.retries + 1,
-                True,
-            ),
-            limits,
-        )
+        return _deletion_failed(observed, Call.DESCRIBE, report, limits, now, random)
     job = report.jobs.get(job_id)
     if job is None:
         return Verdict(message=f"Deleted: SMC no longer lists job {job_id}; the finalizer goes")
@@ -1055,6 +1031,20 @@ def _delete(
     message = f"calling DeleteReplicationJob: job {job_id} is {job.status}"
     deleting = _status(observed, DELETED, Reason.DELETING, message, now, attempts=0)
     return _call(observed, DELETED, Call.DELETE, deleting, now, request)
+
+
+def _deletion_failed(
+    observed: Observed,
+    call: Call,
+    failure: SmcFailure,
+    limits: Limits,
+    now: datetime,
+    random: Callable[[], float],
+) -> Verdict:
+    """A lookup before deleting failed: the Deleted condition says so, and it is retried."""
+    attempts = observed.retries + 1
+    verdict = _failed(observed, DELETED, call, limits, failure, now, random, attempts, True)
+    return _deletion_blocked(verdict, limits)
 
 
 def _deletion_blocked(verdict: Verdict, limits: Limits) -> Verdict:
