@@ -940,13 +940,23 @@ def _cut_over(
     job = _job_report(observed, CUT_OVER, limits, now, random)
     if not isinstance(job, JobReport):
         return job
-    in_flight = condition is not None and condition.reason == Reason.CUTTING_OVER
-    if in_flight and attempts > 0 and job.status != wire.JOB_WAITING:
+    # An attempt without its answer (in flight, lost, or failed) may have cut the job over.
+    # Only Finished says it did and only Waiting says it did not: a Running job is either the
+    # cut-over's last run (syncData) or the next cycle, so it is looked at again, never cut twice.
+    unanswered = row is not None and row.in_progress and attempts > 0
+    if unanswered and job.status == wire.JOB_FINISHED:
         message = (
-            f"cut-over confirmed by DescribeReplicationJobs: job {job_id} is {job.status} "
+            f"cut-over confirmed by DescribeReplicationJobs: job {job_id} is Finished "
             f"after attempt {attempts}"
         )
         return _cut(observed, message, now, request_id=None)
+    if unanswered and job.status == wire.JOB_RUNNING:
+        message = (
+            f"CutOverReplicationJob attempt {attempts} has no answer and job {job_id} is Running "
+            f"(the cut-over's last run, or the next cycle): looking again every "
+            f"{limits.poll_seconds:g}s until it is Finished (cut over) or Waiting (not)"
+        )
+        return _set(observed, CUT_OVER, Reason.CUTTING_OVER, message, now, retry=limits)
     if job.run_once:
         message = (
             f"job {job_id} is a one-off job (runOnce: true): only incremental jobs are cut over"
@@ -1116,7 +1126,7 @@ def _judge_lifecycle(
             message = f"CutOverReplicationJob accepted (attempt {attempts})"
             return _cut(observed, message, now, request_id=outcome.request_id)
         named = named_job_status(outcome)
-        if attempts > 1 and named in (wire.JOB_RUNNING, wire.JOB_FINISHED):
+        if attempts > 1 and named == wire.JOB_FINISHED:
             message = f"cut-over confirmed: after an earlier attempt, SMC reports the job {named}"
             return _cut(observed, message, now, request_id=outcome.request_id)
         if outcome.code in (wire.INVALID_STATUS, wire.INVALID_BUSINESS_STATUS):

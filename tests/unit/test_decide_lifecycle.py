@@ -211,6 +211,52 @@ def test_cut_over_only_an_incremental_job_and_only_when_waiting() -> None:
     assert reason(one_off, "CutOver") == "NotIncremental" and one_off.failed
 
 
+def test_a_cut_over_without_an_answer_is_confirmed_only_by_finished_never_by_running() -> None:
+    incremental = {
+        "job": JobTemplate(
+            source_id=SOURCE, run_once=False, frequency=1, max_number_of_image_to_keep=2
+        )
+    }
+    obs = observed(
+        status=created_status(**incremental),
+        generation=2,
+        cut_over=CutOverRequest(sync_data=False),
+        **incremental,
+    )
+    intent = run(obs.answered(confirmation=report("Waiting", run_once=False)))
+    assert intent.call is Call.CUT_OVER
+    lost = run(
+        obs.answered(
+            status=intent.write, answer=Answer(Call.CUT_OVER, SmcFailure(None, "connection reset"))
+        )
+    )
+    assert reason(lost, "CutOver") == "Retrying" and lost.retry_in is not None
+    after = dataclasses.replace(obs, status=lost.write)
+    assert run(after).call is Call.DESCRIBE  # never a repeat CutOver before looking
+    # Running: the next cycle began (not cut over) or the last run (cut over): look again.
+    running = run(after.answered(confirmation=report("Running", "Syncing", run_once=False)))
+    assert running.call is None and running.retry_in == 30 and not running.failed
+    assert reason(running, "CutOver") == "CuttingOver"
+    assert "Running" in running.write.condition("CutOver").message  # type: ignore[union-attr]
+    polled = dataclasses.replace(obs, status=running.write)
+    again = run(polled.answered(confirmation=report("Waiting", run_once=False)))
+    assert again.call is Call.CUT_OVER  # Waiting: the lost attempt did not cut it over
+    assert again.write is not None and again.write.action_attempts["CutOver"] == 2
+    finished = run(polled.answered(confirmation=report("Finished", run_once=False)))
+    assert finished.call is None and reason(finished, "CutOver") == "CutOver"
+    # The repeat refused because the job runs its next cycle: not a confirmation.
+    refused = run(
+        obs.answered(
+            status=again.write,
+            answer=Answer(
+                Call.CUT_OVER,
+                SmcFailure(wire.INVALID_STATUS, "the job status: Running is invalid", "R-I", 400),
+            ),
+        )
+    )
+    assert reason(refused, "CutOver") == "WaitingForCycle"
+
+
 def test_modify_waits_for_a_status_that_allows_the_change() -> None:
     template = {
         "job": JobTemplate(
