@@ -638,8 +638,14 @@ def _sync(
             f"{job.status}: the change is applied once SMC allows it"
         )
         return _set(observed, SYNCED, Reason.NOT_MODIFIABLE_IN_STATUS, message, now, retry=limits)
-    message = f"calling ModifyReplicationJobAttribute for {', '.join(fields)}"
-    modifying = _status(observed, SYNCED, Reason.MODIFYING, message, now, attempts=1)
+    attempts = _attempts(observed, SYNCED)
+    if attempts >= limits.max_attempts:
+        return _outcome(_exhausted(observed, SYNCED, limits, now, attempts=attempts), SYNCED)
+    message = (
+        f"calling ModifyReplicationJobAttribute for {', '.join(fields)} "
+        f"(attempt {attempts + 1} of {limits.max_attempts})"
+    )
+    modifying = _status(observed, SYNCED, Reason.MODIFYING, message, now, attempts=attempts + 1)
     return _call(
         observed, SYNCED, Call.MODIFY, modifying, now, SmcRequest(job_id=job_id, changes=changes)
     )
@@ -675,13 +681,18 @@ def _suspend(
 def _suspend_job(observed: Observed, job: JobReport, limits: Limits, now: datetime) -> Verdict:
     job_id = job.job_id
     if job.status == wire.JOB_RUNNING and job.business_status == wire.BUSINESS_SYNCING:
+        attempts = _attempts(observed, SUSPENDED)
+        if attempts >= limits.max_attempts:
+            exhausted = _exhausted(observed, SUSPENDED, limits, now, attempts=attempts)
+            return _outcome(exhausted, SUSPENDED)
         stopping = _status(
             observed,
             SUSPENDED,
             Reason.STOPPING,
-            f"calling StopReplicationJob: job {job_id} is Running, Syncing",
+            f"calling StopReplicationJob: job {job_id} is Running, Syncing "
+            f"(attempt {attempts + 1} of {limits.max_attempts})",
             now,
-            attempts=1,
+            attempts=attempts + 1,
         )
         return _call(observed, SUSPENDED, Call.STOP, stopping, now, SmcRequest(job_id=job_id))
     if job.status in (wire.JOB_RUNNING, wire.JOB_WAITING):
@@ -1031,7 +1042,8 @@ def _delete(
     if job.status == wire.JOB_RUNNING:
         if job.business_status == wire.BUSINESS_SYNCING:
             message = f"calling StopReplicationJob before deleting job {job_id}"
-            stopping = _status(observed, DELETED, Reason.DELETING, message, now, attempts=0)
+            attempts = _attempts(observed, DELETED) + 1
+            stopping = _status(observed, DELETED, Reason.DELETING, message, now, attempts=attempts)
             return _call(observed, DELETED, Call.STOP, stopping, now, request)
         message = (
             f"job {job_id} is Running, {job.business_status or 'busy'}: SMC deletes no running "
@@ -1039,7 +1051,8 @@ def _delete(
         )
         return _set(observed, DELETED, Reason.DELETING, message, now, retry=limits)
     message = f"calling DeleteReplicationJob: job {job_id} is {job.status}"
-    deleting = _status(observed, DELETED, Reason.DELETING, message, now, attempts=0)
+    attempts = _attempts(observed, DELETED) + 1
+    deleting = _status(observed, DELETED, Reason.DELETING, message, now, attempts=attempts)
     return _call(observed, DELETED, Call.DELETE, deleting, now, request)
 
 
@@ -1052,7 +1065,7 @@ def _deletion_failed(
     random: Callable[[], float],
 ) -> Verdict:
     """A lookup before deleting failed: the Deleted condition says so, and it is retried."""
-    attempts = observed.retries + 1
+    attempts = _attempts(observed, DELETED)  # a failed look is no attempt
     verdict = _failed(observed, DELETED, call, limits, failure, now, random, attempts, True)
     return _deletion_blocked(verdict, limits)
 
@@ -1116,10 +1129,10 @@ def _judge_lifecycle(
                 request_id=outcome.request_id,
                 error_code=outcome.code,
                 retry=limits,
+                attempts=0,
             )
-        return _failed(
-            observed, SUSPENDED, call, limits, outcome, now, random, observed.retries + 1, False
-        )
+        attempts = _attempts(observed, SUSPENDED)  # the Stop just made
+        return _failed(observed, SUSPENDED, call, limits, outcome, now, random, attempts, False)
     if call is Call.CUT_OVER:
         attempts = observed.status.action_attempts.get(CUT_OVER, 0)
         if isinstance(outcome, SmcAccepted):
@@ -1160,9 +1173,8 @@ def _judge_lifecycle(
                 ),
                 SYNCED,
             )
-        return _failed(
-            observed, SYNCED, call, limits, outcome, now, random, observed.retries + 1, False
-        )
+        attempts = _attempts(observed, SYNCED)  # the Modify just made
+        return _failed(observed, SYNCED, call, limits, outcome, now, random, attempts, False)
     raise AssertionError(f"no answer expected from {call}")  # DELETE only while deleting
 
 
@@ -1190,9 +1202,9 @@ def _judge_deletion(
             error_code=outcome.code,
             retry=limits,
         )
+    attempts = _attempts(observed, DELETED)  # the Stop or Delete just made
     return _deletion_blocked(
-        _failed(observed, DELETED, call, limits, outcome, now, random, observed.retries + 1, False),
-        limits,
+        _failed(observed, DELETED, call, limits, outcome, now, random, attempts, False), limits
     )
 
 
@@ -1207,9 +1219,8 @@ def _job_report(
     if report is None:
         return _call(observed, type_, Call.DESCRIBE, None, now)
     if isinstance(report, SmcFailure):
-        return _failed(
-            observed, type_, Call.DESCRIBE, limits, report, now, random, observed.retries + 1, True
-        )
+        attempts = _attempts(observed, type_)  # a failed look is no attempt of the action
+        return _failed(observed, type_, Call.DESCRIBE, limits, report, now, random, attempts, True)
     job = report.jobs.get(observed.job_id or "")
     return job  # None: SMC does not list it (Created and the job mirror say so)
 

@@ -176,6 +176,39 @@ def test_suspend_waits_for_syncing_then_stops() -> None:
     assert reason(stopped, "Suspended") == "Stopped"
 
 
+def test_a_long_wait_uses_up_no_attempts_of_the_stop_and_the_stops_are_limited() -> None:
+    # Each poll of a wait is a handler retry: after fifty of them, a failed Stop is attempt 1.
+    obs = dataclasses.replace(
+        observed(status=created_status(), generation=2, suspend=True), retries=50
+    )
+    looked = run(obs.answered(confirmation=SmcFailure(wire.INTERNAL_ERROR, "busy", "R-E", 500)))
+    assert reason(looked, "Suspended") == "Retrying"
+    assert looked.write is not None and "Suspended" not in looked.write.action_attempts
+    status = obs.status
+    for attempt in range(1, LIMITS.max_attempts + 1):
+        syncing = run(
+            dataclasses.replace(obs, status=status).answered(
+                confirmation=report("Running", "Syncing")
+            )
+        )
+        assert syncing.call is Call.STOP
+        assert syncing.write is not None
+        assert syncing.write.action_attempts["Suspended"] == attempt
+        failed = run(
+            obs.answered(
+                status=syncing.write,
+                answer=Answer(Call.STOP, SmcFailure(wire.INTERNAL_ERROR, "busy", "R-F", 500)),
+            )
+        )
+        assert failed.write is not None
+        status = failed.write
+        if attempt < LIMITS.max_attempts:
+            assert reason(failed, "Suspended") == "Retrying" and not failed.failed
+    # The last allowed Stop failed: final, until the spec changes.
+    assert reason(failed, "Suspended") == "RetriesExhausted" and failed.failed
+    assert run(dataclasses.replace(obs, status=status)).call is None
+
+
 def test_resume_is_a_new_start_request() -> None:
     status = created_status()
     obs = observed(status=status, generation=2, suspend=True)
@@ -231,8 +264,10 @@ def test_a_cut_over_without_an_answer_is_confirmed_only_by_finished_never_by_run
         )
     )
     assert reason(lost, "CutOver") == "Retrying" and lost.retry_in is not None
-    after = dataclasses.replace(obs, status=lost.write)
+    after = dataclasses.replace(obs, status=lost.write, retries=40)  # after many polls
     assert run(after).call is Call.DESCRIBE  # never a repeat CutOver before looking
+    unseen = run(after.answered(confirmation=SmcFailure(wire.INTERNAL_ERROR, "busy", "R-E", 500)))
+    assert unseen.write is not None and unseen.write.action_attempts["CutOver"] == 1  # no attempt
     # Running: the next cycle began (not cut over) or the last run (cut over): look again.
     running = run(after.answered(confirmation=report("Running", "Syncing", run_once=False)))
     assert running.call is None and running.retry_in == 30 and not running.failed
