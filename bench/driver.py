@@ -171,9 +171,19 @@ class Stack:
     """The emulated Kubernetes API and the SMC emulator, each in a process of its own."""
 
     def __init__(
-        self, workdir: Path, *, kube: bool = True, real: bool = False, tls: bool = True
+        self,
+        workdir: Path,
+        *,
+        kube: bool = True,
+        real: bool = False,
+        tls: bool = True,
+        run_seconds: float = 86400.0,
+        hour_seconds: float | None = None,
     ) -> None:
         self.workdir = workdir
+        #: How long a job the operator creates runs, and an SMC hour on the emulator's clock.
+        self.run_seconds = run_seconds
+        self.hour_seconds = hour_seconds
         self.with_kube = kube
         #: Over HTTPS (the default, as production), the CA the emulator generated.
         self.ca_file: Path | None = workdir / "smc-tls" / "ca.pem" if tls else None
@@ -202,7 +212,8 @@ class Stack:
                     "--access-key",
                     f"{ACCESS_KEY_ID}:{ACCESS_KEY_SECRET}",
                     "--run-seconds",
-                    "86400",
+                    f"{self.run_seconds:g}",
+                    *(["--hour-seconds", f"{self.hour_seconds:g}"] if self.hour_seconds else []),
                     *(["--tls-dir", str(self.ca_file.parent)] if self.ca_file else []),
                 ],
                 log_path=self.workdir / "smc-emulator.log",

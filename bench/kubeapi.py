@@ -123,6 +123,12 @@ class KubeHttp:
         result: dict[str, Any] = await self.request("GET", rj_path(namespace))
         return result
 
+    async def patch_rj(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "PATCH", rj_path(namespace, name), body=dict(patch), content_type=MERGE_PATCH
+        )
+        return result
+
     async def patch_rj_status(
         self, namespace: str, name: str, patch: Mapping[str, Any]
     ) -> dict[str, Any]:

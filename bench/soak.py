@@ -42,11 +42,27 @@ more, and checks the invariants (each violation is listed with its evidence in t
 
 A tenth of the objects (``--created``) name no job: they carry ``spec.job`` and the operator
 creates their jobs (CreateReplicationJob under the same faults, ambiguous answers included), then
-starts them. For those also:
+starts them. Half of those (``--cut-over``) are incremental (``runOnce: false``, a cycle every
+SMC hour, ``--hour-seconds`` on the emulator's clock) and ask for a cut-over (``syncData``
+alternating). A twentieth of the adopted objects (``--suspended``) are suspended by the driver once
+started (``spec.suspend: true``), and resumed once ``Suspended=True``: a second start request.
+The job mirror runs (``--poll-seconds``, as in production: lifecycle waits look again at that
+interval). For those also:
 
 6. at most one SMC job was created per object (``created-twice``: counted per source server, one
    per object), the object names the job that exists (``disagrees``), and an object without a
-   job ended ``Created=False/RetriesExhausted`` after ``MAX_ATTEMPTS`` calls with no job behind it.
+   job ended ``Created=False/RetriesExhausted`` after ``MAX_ATTEMPTS`` calls with no job behind it;
+7. a suspended and resumed object's job was stopped exactly once and started exactly once per
+   start request, twice in all (``suspend``); the object ends ``Suspended=False/Resumed`` and
+   ``Started=True`` for its second request;
+8. a cut-over object's job was cut over exactly once (``cut-over``): SMC accepted one
+   CutOverReplicationJob, the job is Finished (or running the last run ``syncData`` asked for),
+   and the object is ``CutOver=True``.
+
+Invariants 2 and 4 count per start request (two for a resumed object); the mirror's
+DescribeReplicationJobs/DescribeSourceServers batches add one call per object per poll interval
+to the bound on the average, and are the only calls allowed once everything settled (at most one
+round of batches per poll interval).
 
 The result (counts, invariants, violations) is printed as JSON and written to ``--result``; the
 exit status is 1 when an invariant is violated.
@@ -87,6 +103,13 @@ START: Final = "StartReplicationJob"
 DESCRIBE: Final = "DescribeReplicationJobs"
 DRIVER_AGENT: Final = "bench-soak"
 OPERATOR_AGENTS: Final = frozenset({"kopf", "smc-operator"})
+STOP: Final = "StopReplicationJob"
+CUT_OVER_ACTION: Final = "CutOverReplicationJob"
+#: The job mirror's actions: the only calls allowed once everything settled.
+MIRROR_ACTIONS: Final = frozenset({DESCRIBE, "DescribeSourceServers"})
+#: A suspended object's job runs this long (Preparing its first tenth): Syncing, so stoppable, for
+#: long enough that it is stopped, not Finished, under the faults.
+SUSPEND_RUN_SECONDS: Final = 40.0
 
 
 @dataclass
@@ -94,6 +117,15 @@ class SoakOptions:
     objects: int = 1000
     #: How many of the objects name no job and have the operator create it (None: a tenth).
     created: int | None = None
+    #: How many of the created objects are incremental and cut over (None: half).
+    cut_over: int | None = None
+    #: How many of the adopted objects are suspended and resumed (None: a twentieth).
+    suspended: int | None = None
+    #: The job mirror's interval, and so how often lifecycle waits look again.
+    poll_seconds: float = 2.0
+    #: A created job's run, and an SMC hour (an incremental job's cycle) on the emulator's clock.
+    run_seconds: float = 4.0
+    hour_seconds: float = 4.0
     kills: int = 5
     fault_seconds: float = 90.0
     settle_seconds: float | None = None
@@ -117,6 +149,16 @@ class SoakOptions:
     @property
     def created_objects(self) -> int:
         return self.objects // 10 if self.created is None else min(self.created, self.objects)
+
+    @property
+    def cut_over_objects(self) -> int:
+        created = self.created_objects
+        return created // 2 if self.cut_over is None else min(self.cut_over, created)
+
+    @property
+    def suspended_objects(self) -> int:
+        adopted = self.objects - self.created_objects
+        return adopted // 20 if self.suspended is None else min(self.suspended, adopted)
 
     @property
     def settle_limit(self) -> float:
@@ -143,13 +185,42 @@ def created_condition(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
-def created_manifest(name: str, source_id: str) -> dict[str, Any]:
-    """An object that has the operator create its job (``spec.job``), then start it."""
+def condition_of(obj: Mapping[str, Any], type_: str) -> Mapping[str, Any]:
+    for condition in (obj.get("status") or {}).get("conditions") or ():
+        if condition.get("type") == type_:
+            return dict(condition)
+    return {}
+
+
+def created_manifest(name: str, source_id: str, *, cut_over: bool | None = None) -> dict[str, Any]:
+    """An object that has the operator create its job (``spec.job``), then start it; with
+    ``cut_over`` (its ``syncData``) an incremental job, cut over after its first run."""
     body = manifest(name, "j-placeholder0", "env")
     spec = dict(body["spec"])
     del spec["jobId"]
     spec["job"] = {"sourceId": source_id}
+    if cut_over is not None:
+        spec["job"].update(runOnce=False, frequency=1, maxNumberOfImageToKeep=1)
+        spec["cutOver"] = {"syncData": cut_over}
     return {**body, "spec": spec}
+
+
+def lifecycle_settled(obj: Mapping[str, Any], *, suspended: bool, cut_over: bool) -> bool:
+    """A suspended object has been resumed and started again (its second request); a cut-over
+    object is cut over (or gave up)."""
+    if suspended:
+        metadata = obj.get("metadata") or {}
+        started = condition_of(obj, "Started")
+        if (obj.get("spec") or {}).get("suspend") is not False:
+            return False
+        if condition_of(obj, "Suspended").get("reason") != "Resumed":
+            return False
+        if started.get("observedGeneration") != metadata.get("generation"):
+            return False
+    if cut_over:
+        condition = condition_of(obj, "CutOver")
+        return condition.get("status") == "True" or condition.get("reason") == "RetriesExhausted"
+    return True
 
 
 def smc_faults(latency_ms: float) -> list[dict[str, Any]]:
@@ -187,6 +258,12 @@ class Soak:
         self.created: set[str] = set()
         #: Objects that have the operator create their job: name -> their source server.
         self.source_of: dict[str, str] = {}
+        #: Created objects that are cut over: name -> syncData.
+        self.cut_over: dict[str, bool] = {}
+        #: Adopted objects the driver suspends and resumes.
+        self.suspended: set[str] = set()
+        #: The last version of each lifecycle object the driver's watch saw.
+        self.latest: dict[str, Mapping[str, Any]] = {}
         self.log: list[str] = []
 
     def note(self, text: str) -> None:
@@ -211,6 +288,7 @@ class Soak:
             "SMC_OPERATOR_BACKOFF_MAX_SECONDS": f"{self.options.backoff_max:g}",
             "SMC_OPERATOR_REQUEST_TIMEOUT_SECONDS": f"{self.options.request_timeout:g}",
             "SMC_OPERATOR_LOG_LEVEL": "INFO",
+            "SMC_OPERATOR_POLL_INTERVAL_SECONDS": f"{self.options.poll_seconds:g}",
         }
         self.operator = operator_child(stack, phase, log_name="operator.log", settings=settings)
         await self.operator.start()
@@ -272,8 +350,13 @@ class Soak:
             created = created_condition(obj)
             if created.get("reason") == "RetriesExhausted":
                 condition = created  # no job was created: nothing will start
-            if condition.get("status") in ("True", "False") and (
-                condition.get("reason") not in IN_PROGRESS
+            suspended, cut_over = name in self.suspended, name in self.cut_over
+            if suspended or cut_over:
+                self.latest[name] = obj
+            if (
+                condition.get("status") in ("True", "False")
+                and condition.get("reason") not in IN_PROGRESS
+                and lifecycle_settled(obj, suspended=suspended, cut_over=cut_over)
             ):
                 self.settled_at.setdefault(name, time.monotonic())
             else:
@@ -285,7 +368,7 @@ class Soak:
         async def one(name: str, job_id: str) -> None:
             async with semaphore:
                 body = (
-                    created_manifest(name, self.source_of[name])
+                    created_manifest(name, self.source_of[name], cut_over=self.cut_over.get(name))
                     if name in self.source_of
                     else manifest(name, job_id, "env")
                 )
@@ -301,26 +384,63 @@ class Soak:
 
         await asyncio.gather(*(one(name, job) for name, job in names_and_jobs))
 
+    async def suspend_and_resume(self, kube: KubeHttp, name: str, deadline: float) -> None:
+        """Once started, ``spec.suspend: true``; once ``Suspended=True``, back to false."""
+
+        async def until(check: Any) -> bool:
+            while time.monotonic() < deadline:
+                if check(self.latest.get(name) or {}):
+                    return True
+                await asyncio.sleep(0.2)
+            return False
+
+        async def patch(suspend: bool) -> None:
+            while time.monotonic() < deadline:
+                try:
+                    await kube.patch_rj(NAMESPACE, name, {"spec": {"suspend": suspend}})
+                    return
+                except KubeApiError:
+                    await asyncio.sleep(0.2)  # the injected faults hit the driver too
+
+        if not await until(lambda obj: condition_of(obj, "Started").get("status") == "True"):
+            return
+        await patch(True)
+        self.note(f"{name}: suspended")
+        if not await until(lambda obj: condition_of(obj, "Suspended").get("status") == "True"):
+            return
+        await patch(False)
+        self.note(f"{name}: resumed")
+
     # --- the run ---------------------------------------------------------------------------------
 
     async def run(self) -> dict[str, Any]:
         options = self.options
         options.workdir.mkdir(parents=True, exist_ok=True)
         adopted = options.objects - options.created_objects
-        names_and_jobs = [(f"soak-{i:05d}", f"j-soak{i:08d}") for i in range(adopted)]
+        stopped = options.suspended_objects
+        names_and_jobs = [(f"soak-stop-{i:05d}", f"j-soakstop{i:08d}") for i in range(stopped)]
+        self.suspended = {name for name, _ in names_and_jobs}
+        names_and_jobs += [(f"soak-{i:05d}", f"j-soak{i:08d}") for i in range(adopted - stopped)]
         # Objects that create their job: the job ID is SMC's answer, known only at the end.
-        self.source_of = {
-            f"soak-new-{i:05d}": f"s-soaknew{i:08d}" for i in range(options.objects - adopted)
-        }
+        full = options.created_objects - options.cut_over_objects
+        self.source_of = {f"soak-new-{i:05d}": f"s-soaknew{i:08d}" for i in range(full)}
+        cut = {f"soak-cut-{i:05d}": f"s-soakcut{i:08d}" for i in range(options.cut_over_objects)}
+        self.source_of.update(cut)
+        self.cut_over = {name: i % 2 == 0 for i, name in enumerate(cut)}
         names_and_jobs += [(name, "") for name in self.source_of]
         job_of = dict(names_and_jobs)
         began_run = time.monotonic()
         async with (
-            Stack(options.workdir) as stack,
+            Stack(
+                options.workdir, run_seconds=options.run_seconds, hour_seconds=options.hour_seconds
+            ) as stack,
             SmcControl(stack.smc_url, stack.ca_file) as smc,
             KubeHttp(stack.kube_url, agent=DRIVER_AGENT) as kube,
         ):
-            await smc.seed_jobs([job for _, job in names_and_jobs if job])
+            suspended_jobs = [job for name, job in names_and_jobs if name in self.suspended]
+            other_jobs = [job for name, job in names_and_jobs if job and name not in self.suspended]
+            await smc.seed_jobs(other_jobs)
+            await smc.seed_jobs(suspended_jobs, run_seconds=SUSPEND_RUN_SECONDS)
             await smc.seed_sources(list(self.source_of.values()))
             await kube.ensure_namespace(NAMESPACE)
             listing = await kube.list_rj(NAMESPACE)
@@ -341,6 +461,11 @@ class Soak:
             began = time.monotonic()
             self.note(f"faults on; creating {options.objects} objects")
             killing = asyncio.create_task(self.killer(stack, began))
+            lifecycle_deadline = began + options.fault_seconds + options.settle_limit
+            suspending = [
+                asyncio.create_task(self.suspend_and_resume(kube, name, lifecycle_deadline))
+                for name in sorted(self.suspended)
+            ]
             closing = asyncio.create_task(self.watch_closer(kube)) if options.kube_faults else None
             await self.create(kube, names_and_jobs)
             self.note("all objects created")
@@ -365,6 +490,9 @@ class Soak:
                 await asyncio.sleep(0.5)
             all_settled_at = time.monotonic()
             calls_at_settle = len(await smc.calls())
+            for task in suspending:
+                task.cancel()
+            await asyncio.gather(*suspending, return_exceptions=True)
             await asyncio.sleep(options.quiet_seconds)
             self.sample_memory()
             calls_after_quiet = await smc.calls()
@@ -403,11 +531,14 @@ class Soak:
             operator_log=operator_log,
             skip={name for name in self.source_of if not job_of[name]},
         )
+        lifecycle = self.judge_lifecycle(objects, jobs, job_of, calls_after_quiet)
         result["created"] = created["counts"]
-        if created["violations"]:
+        result["lifecycle"] = lifecycle["counts"]
+        extra = created["violations"] + lifecycle["violations"]
+        if extra:
             result["ok"] = False
-            result["violations"] = (result["violations"] + created["violations"])[:50]
-            counts = Counter(v["kind"] for v in created["violations"])
+            result["violations"] = (result["violations"] + extra)[:50]
+            counts = Counter(v["kind"] for v in extra)
             for kind, count in counts.items():
                 result["violationCounts"][kind] = result["violationCounts"].get(kind, 0) + count
         return result
@@ -453,6 +584,84 @@ class Soak:
             },
         }
 
+    def judge_lifecycle(
+        self,
+        objects: Mapping[str, Mapping[str, Any]],
+        jobs: Mapping[str, Mapping[str, Any]],
+        job_of: Mapping[str, str],
+        calls: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Invariants 7 (suspend: one stop, one start per request) and 8 (one cut-over)."""
+        violations: list[dict[str, Any]] = []
+        stops: list[int] = []
+        resumed = 0
+        for name in sorted(self.suspended):
+            obj = objects.get(name) or {}
+            job = jobs.get(job_of[name]) or {}
+            stops.append(int(job.get("stopCount", 0)))
+            evidence: dict[str, Any] = {
+                "object": name,
+                "job": {k: job.get(k) for k in ("jobId", "status", "startCount", "stopCount")},
+                "suspended": condition_of(obj, "Suspended"),
+                "started": condition_of(obj, "Started"),
+            }
+            ok = (
+                job.get("stopCount") == 1
+                and job.get("startCount") == 2
+                and evidence["suspended"].get("reason") == "Resumed"
+                and evidence["started"].get("status") == "True"
+                and lifecycle_settled(obj, suspended=True, cut_over=False)
+            )
+            if ok:
+                resumed += 1
+            else:
+                violations.append({"kind": "suspend", **evidence})
+        cut_overs: list[int] = []
+        cut = 0
+        for name, sync_data in sorted(self.cut_over.items()):
+            obj = objects.get(name) or {}
+            job = jobs.get(job_of.get(name) or "") or {}
+            cut_overs.append(int(job.get("cutOverCount", 0)))
+            condition = condition_of(obj, "CutOver")
+            evidence = {
+                "object": name,
+                "syncData": sync_data,
+                "job": {
+                    k: job.get(k)
+                    for k in ("jobId", "status", "cutOverCount", "cycles", "startCount")
+                },
+                "cutOver": condition,
+            }
+            finishing = job.get("status") == "Finished" or (
+                sync_data and job.get("status") == "Running"
+            )
+            if job.get("cutOverCount") == 1 and finishing and condition.get("status") == "True":
+                cut += 1
+            elif not job and condition_of(obj, "Created").get("reason") == "RetriesExhausted":
+                pass  # no job was created: invariant 6 judges it
+            else:
+                violations.append({"kind": "cut-over", **evidence})
+        # How many of the calls met a fault (an error, a drop or a delay): tested under faults.
+        stop_calls = [c for c in calls if c["action"] == STOP]
+        cut_over_calls = [c for c in calls if c["action"] == CUT_OVER_ACTION]
+        return {
+            "violations": violations,
+            "counts": {
+                "stopCalls": len(stop_calls),
+                "stopCallsFaulted": sum(1 for c in stop_calls if c.get("faultId") is not None),
+                "cutOverCalls": len(cut_over_calls),
+                "cutOverCallsFaulted": sum(
+                    1 for c in cut_over_calls if c.get("faultId") is not None
+                ),
+                "suspendedObjects": len(self.suspended),
+                "stoppedOnceAndStartedTwice": resumed,
+                "maxStopsPerJob": max(stops, default=0),
+                "cutOverObjects": len(self.cut_over),
+                "cutOverOnce": cut,
+                "maxCutOversPerJob": max(cut_overs, default=0),
+            },
+        }
+
     # --- the invariants --------------------------------------------------------------------------
 
     def judge(
@@ -487,7 +696,9 @@ class Soak:
 
         window = timing["faultWindow"] + timing["settle"]
         runs = options.max_attempts + options.kills + window / (options.backoff_base / 2)
-        call_bound = int(2 * runs)
+        # The job mirror looks at every job once per poll interval (and once per restart).
+        mirror = window / options.poll_seconds + options.kills + 1
+        call_bound = int(2 * runs + mirror)
         reasons: Counter[str] = Counter()
         call_counts: list[int] = []
         start_counts: list[int] = []
@@ -504,6 +715,7 @@ class Soak:
             reasons[f"{condition.get('status', '-')}/{reason}"] += 1
             job = jobs.get(job_id) or {}
             starts = int(job.get("startCount", 0))
+            requests = 2 if name in self.suspended else 1  # a resume is a new start request
             job_calls = calls_by_job.get(job_id, [])
             start_calls = [c for c in job_calls if c["action"] == START]
             call_counts.append(len(job_calls))
@@ -528,7 +740,7 @@ class Soak:
             ):
                 violation("wrong-reason", name, **evidence)
             # 2. at most one start; the object agrees with SMC
-            if starts > 1:
+            if starts > requests:
                 violation("double-start", name, startCount=starts, **evidence)
             if (condition.get("status") == "True") != (starts >= 1):
                 violation("disagrees", name, startCount=starts, **evidence)
@@ -538,15 +750,22 @@ class Soak:
                     name, condition, start_calls, job_calls, faults_by_id, kill_times, violation
                 )
             # 4. no hot loop
-            if len(start_calls) > options.max_attempts:
+            if len(start_calls) > options.max_attempts * requests:
                 violation("hot-loop", name, startCalls=len(start_calls), **evidence)
             if len(job_calls) > call_bound:
                 violation("hot-loop", name, calls=len(job_calls), bound=call_bound, **evidence)
-        if call_counts and statistics.fmean(call_counts) > 3 * options.max_attempts:
+        if call_counts and statistics.fmean(call_counts) > 3 * options.max_attempts + mirror:
             violation("hot-loop", "*", meanCallsPerObject=statistics.fmean(call_counts))
-        late_calls = len(calls) - calls_at_settle
-        if late_calls:
-            violation("hot-loop", "*", callsAfterSettling=late_calls)
+        late = calls[calls_at_settle:]
+        late_calls = len(late)
+        # Once settled only the mirror calls: a round of batches of 50 per poll interval.
+        rounds = options.quiet_seconds / options.poll_seconds + 2
+        batches = -(-len(job_of) // 50)
+        late_actions = Counter(call["action"] for call in late)
+        if set(late_actions) - MIRROR_ACTIONS or any(
+            count > rounds * batches for count in late_actions.values()
+        ):
+            violation("hot-loop", "*", callsAfterSettling=dict(late_actions), rounds=rounds)
 
         # 5. memory
         memory = self._memory(violation)
@@ -596,6 +815,7 @@ class Soak:
                     "startCallsMean": statistics.fmean(start_counts) if start_counts else 0.0,
                 },
                 "callsAfterSettling": late_calls,
+                "mirrorCallsPerObjectBound": mirror,
                 "callBoundPerObject": call_bound,
             },
             "kube": {
@@ -689,6 +909,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--created", type=int, help="objects with spec.job, created by the operator (default: 10%%)"
     )
+    parser.add_argument(
+        "--cut-over", type=int, help="created objects that are incremental and cut over (half)"
+    )
+    parser.add_argument(
+        "--suspended", type=int, help="adopted objects suspended and resumed (default: 5%%)"
+    )
+    parser.add_argument("--poll-seconds", type=float, default=2.0, help="the job mirror's interval")
+    parser.add_argument("--run-seconds", type=float, default=4.0, help="a created job's run")
+    parser.add_argument(
+        "--hour-seconds", type=float, default=4.0, help="an SMC hour on the emulator's clock"
+    )
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--fault-seconds", type=float, default=90.0)
     parser.add_argument("--settle-seconds", type=float)
@@ -720,6 +951,11 @@ def main(argv: list[str] | None = None) -> int:
     options = SoakOptions(
         objects=args.objects,
         created=args.created,
+        cut_over=args.cut_over,
+        suspended=args.suspended,
+        poll_seconds=args.poll_seconds,
+        run_seconds=args.run_seconds,
+        hour_seconds=args.hour_seconds,
         kills=args.kills,
         fault_seconds=args.fault_seconds,
         settle_seconds=args.settle_seconds,
@@ -742,7 +978,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.result is not None:
         args.result.parent.mkdir(parents=True, exist_ok=True)
         args.result.write_text(text, encoding="utf-8")
-    summary = {k: result[k] for k in ("ok", "violationCounts", "objects", "outcomes", "kills")}
+    keys = ("ok", "violationCounts", "objects", "outcomes", "kills", "created", "lifecycle")
+    summary = {k: result[k] for k in keys}
     summary["smc"] = {k: result["smc"][k] for k in ("calls", "byAction", "byOutcome")}
     print(json.dumps(summary, indent=1))
     return 0 if result["ok"] else 1

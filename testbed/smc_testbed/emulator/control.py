@@ -12,7 +12,7 @@ POST     /_emulator/jobs                 ``{"jobId", "sourceId"?, "status"?, "jo
                                          "statusInfo"?}`` (or a list); status defaults to
                                          Ready; re-seeding a job replaces it (counters reset)
 GET      /_emulator/jobs                 all jobs, in seeding order
-GET      /_emulator/jobs/{jobId}         one job, with ``startCount`` and ``stopCount``
+GET      /_emulator/jobs/{jobId}         one job, with its counters (``startCount``, ...)
 POST     /_emulator/faults               a fault (see :mod:`.faults`); answers it with its
                                          ``faultId``
 GET      /_emulator/faults               the active faults
@@ -24,11 +24,13 @@ POST     /_emulator/reset                forget jobs, servers, faults and calls
 =======  ==============================  ====================================================
 
 A job is ``{"jobId", "sourceId", "name", "regionId", "status", "businessStatus", "progress",
-"errorCode", "statusInfo", "jobType", "runSeconds", "startCount", "stopCount", "creationTime",
-"startTime", "endTime"}``; a call is ``{"index", "action", "params", "accessKeyId",
-"httpStatus", "code", "requestId", "time", "faultId", "dropped"}`` where ``time`` is the
-emulator's clock (seconds) and ``httpStatus`` is null while the answer is undecided or when the
-connection was dropped. Bad requests answer 400 ``{"error": "..."}``; unknown jobs 404.
+"errorCode", "statusInfo", "jobType", "runSeconds", "startCount", "stopCount", "cutOverCount",
+"cycles", "creationTime", "startTime", "endTime"}`` (the counters: accepted Start, Stop and
+CutOver calls, and the runs of an incremental job that ended in Waiting); a call is ``{"index",
+"action", "params", "accessKeyId", "httpStatus", "code", "requestId", "time", "faultId",
+"dropped"}`` where ``time`` is the emulator's clock (seconds) and ``httpStatus`` is null while the
+answer is undecided or when the connection was dropped. Bad requests answer 400 ``{"error":
+"..."}``; unknown jobs 404.
 """
 
 from __future__ import annotations

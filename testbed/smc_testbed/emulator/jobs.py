@@ -80,6 +80,7 @@ class JobSnapshot:
     status_info: str
     start_count: int
     stop_count: int
+    cut_over_count: int
     cycles: int
     description: str
     tags: tuple[tuple[str, str], ...]
@@ -111,6 +112,8 @@ class Job:
     ended_at: float | None = None
     start_count: int = 0
     stop_count: int = 0
+    #: Accepted CutOverReplicationJob calls (at most one can be: the job leaves Waiting).
+    cut_over_count: int = 0
     #: Runs of an incremental job that ended in Waiting.
     cycles: int = 0
     description: str = ""
@@ -190,6 +193,7 @@ class Job:
             status_info=self.status_info,
             start_count=self.start_count,
             stop_count=self.stop_count,
+            cut_over_count=self.cut_over_count,
             cycles=self.cycles,
             description=self.description,
             tags=tuple(sorted(self.tags.items())),
@@ -239,6 +243,7 @@ class Job:
             current = self.status if self.incremental else f"{self.status} (RunOnce)"
             raise rejections.invalid_status(current, (wire.JOB_WAITING,))
         self.final_run = True
+        self.cut_over_count += 1
         if sync_data:
             self.status = wire.JOB_RUNNING
             self.started_at = now

@@ -257,6 +257,8 @@ class EmulatorState:
             "runSeconds": snapshot.run_seconds,
             "startCount": snapshot.start_count,
             "stopCount": snapshot.stop_count,
+            "cutOverCount": snapshot.cut_over_count,
+            "cycles": snapshot.cycles,
             "creationTime": self.timestamp(snapshot.created_at),
             "startTime": self._maybe_timestamp(snapshot.started_at),
             "endTime": self._maybe_timestamp(snapshot.ended_at),
