@@ -70,7 +70,25 @@ JOB_NAME_PATTERN: Final = r"^[A-Za-z][A-Za-z0-9._:-]{1,127}$"
 JOB_NAME_MAX_LENGTH: Final = 128
 DESCRIPTION_MAX_LENGTH: Final = 128
 SOURCE_ID_PATTERN: Final = r"^s-[a-z0-9]{8,40}$"
+#: Alibaba Cloud's tag rules: at most 20 per resource (the operator's own, UID_TAG, is one of
+#: them), keys of 1-128 characters not starting with ``aliyun`` or ``acs:``, values up to 128.
 TAG_MAX: Final = 20
+USER_TAG_MAX: Final = TAG_MAX - 1
+TAG_LENGTH_MAX: Final = 128
+RESERVED_TAG_PREFIXES: Final = ("aliyun", "acs:")
+
+
+def tag_problem(key: str, value: str) -> str | None:
+    """Why SMC (or the operator) would refuse this tag; None when it is fine."""
+    if key == UID_TAG:
+        return f"tag {key} is the operator's own (it names the ReplicationJob); choose another key"
+    if not 1 <= len(key) <= TAG_LENGTH_MAX:
+        return f"tag keys have 1-{TAG_LENGTH_MAX} characters ({key[:40]!r} has {len(key)})"
+    if key.startswith(RESERVED_TAG_PREFIXES):
+        return f"tag key {key[:40]!r} starts with a prefix Alibaba Cloud reserves (aliyun, acs:)"
+    if len(value) > TAG_LENGTH_MAX:
+        return f"the value of tag {key[:40]!r} is longer than {TAG_LENGTH_MAX} characters"
+    return None
 
 
 class DataDisk(_Wire):
@@ -97,7 +115,16 @@ class JobTemplate(_Wire):
     frequency: int | None = Field(default=None, ge=1, le=168, strict=True)
     max_number_of_image_to_keep: int | None = Field(default=None, ge=1, le=10, strict=True)
     valid_time: str | None = Field(default=None, max_length=64)
-    tags: dict[str, str] = Field(default_factory=dict, max_length=TAG_MAX)
+    tags: dict[str, str] = Field(default_factory=dict, max_length=USER_TAG_MAX)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_smc_accepts(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key, value in tags.items():
+            problem = tag_problem(key, value)
+            if problem is not None:
+                raise ValueError(problem)
+        return tags
 
     @model_validator(mode="after")
     def _incremental_needs_its_schedule(self) -> JobTemplate:

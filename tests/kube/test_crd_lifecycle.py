@@ -33,6 +33,8 @@ NEITHER = (
     "(neither is set)"
 )
 SCHEDULE = "an incremental job (runOnce false) needs frequency"
+TAG_KEYS = "tag keys have 1-128 characters, do not start with aliyun or acs:"
+SWAP = "spec.job and spec.jobId cannot replace each other"
 SAMPLES = sorted((ROOT / "deploy" / "samples").glob("*.yaml"))
 
 
@@ -77,6 +79,10 @@ def patch(kube: KubeServer, namespace: str, name: str, spec: dict[str, Any]) -> 
         ({"job": {"sourceId": SOURCE, "targetType": "Disk"}}, 'Unsupported value: "Disk"'),
         ({"job": {"sourceId": SOURCE, "frequency": 169}}, "spec.job.frequency"),
         ({"job": {"sourceId": "s-short"}}, "spec.job.sourceId"),
+        ({"job": {"sourceId": SOURCE, "tags": {str(i): "x" for i in range(20)}}}, "at most 19"),
+        ({"job": {"sourceId": SOURCE, "tags": {"aliyun:env": "prod"}}}, TAG_KEYS),
+        ({"job": {"sourceId": SOURCE, "tags": {model.UID_TAG: "mine"}}}, TAG_KEYS),
+        ({"job": {"sourceId": SOURCE, "tags": {"team": "w" * 129}}}, "spec.job.tags.team"),
     ],
 )
 def test_the_server_refuses_what_the_rules_forbid(
@@ -251,3 +257,22 @@ def test_get_wide_shows_the_lifecycle_columns(kube: KubeServer, namespace: str) 
     }
     plain = kube.kubectl("-n", namespace, "get", "rj").stdout
     assert not set(lifecycle) & set(parse_table(plain)[0]), plain
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({"job": {"sourceId": SOURCE}}, {"job": None, "jobId": JOB}),
+        ({"jobId": JOB}, {"jobId": None, "job": {"sourceId": SOURCE}}),
+    ],
+)
+def test_adopting_and_creating_cannot_replace_each_other(
+    kube: KubeServer, namespace: str, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    status, answer = create(kube, namespace, "either", before)
+    assert status == 201, answer
+    result = patch(kube, namespace, "either", after)
+    assert result.returncode != 0
+    assert SWAP in result.stderr
+    spec = kube.get("rj", "either", namespace)["spec"]
+    assert ("job" in spec, "jobId" in spec) == ("job" in before, "jobId" in before)

@@ -15,6 +15,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from smc_operator.model import UID_TAG
+
 ROOT = Path(__file__).resolve().parents[2]
 CRD_PATH = ROOT / "crds" / "replicationjobs.smcoperator.io.yaml"
 
@@ -79,4 +81,10 @@ def _create_rules(obj: dict[str, Any]) -> list[str]:
     schedule = isinstance(job, dict) and {"frequency", "maxNumberOfImageToKeep"} <= set(job)
     if isinstance(job, dict) and job.get("runOnce") is False and not schedule:
         problems.append("spec.job: an incremental job needs frequency and maxNumberOfImageToKeep")
+    tags = job.get("tags") if isinstance(job, dict) else None
+    if isinstance(tags, dict) and not all(
+        1 <= len(key) <= 128 and not key.startswith(("aliyun", "acs:")) and key != UID_TAG
+        for key in tags
+    ):
+        problems.append("spec.job.tags: tag keys have 1-128 characters, not aliyun, acs: or ours")
     return problems

@@ -257,6 +257,11 @@ def test_exactly_one_of_job_id_and_job_is_a_cel_rule() -> None:
             "set spec.jobId to adopt an existing SMC job or spec.job to have the operator "
             "create one (neither is set)"
         ),
+        # A transition rule: an adopting object never starts creating, nor the other way round.
+        "has(self.job) == has(oldSelf.job)": (
+            "spec.job and spec.jobId cannot replace each other; an object adopts (jobId) or "
+            "creates (job) for its whole life, so create another ReplicationJob"
+        ),
     }
     # jobId stays mutable, as it always was.
     assert "x-kubernetes-validations" not in spec["properties"]["jobId"]
@@ -276,12 +281,10 @@ def test_what_a_created_job_cannot_change_is_immutable(field: str) -> None:
 
 def test_everything_else_of_a_created_job_stays_mutable() -> None:
     job = _spec()["properties"]["job"]
-    immutable = {
-        name for name, sub in job["properties"].items() if "x-kubernetes-validations" in sub
-    }
+    immutable = {name for name, sub in job["properties"].items() if "oldSelf" in str(_rules(sub))}
     assert immutable == {"sourceId", "runOnce", "targetType"}
     for name in model.JobAttributes.__dataclass_fields__:
-        assert "x-kubernetes-validations" not in job["properties"][to_camel(name)], name
+        assert "oldSelf" not in str(_rules(job["properties"][to_camel(name)])), name
 
 
 def test_an_incremental_job_needs_its_schedule() -> None:
@@ -379,7 +382,8 @@ def test_lifecycle_specs_are_admitted(spec: dict[str, Any]) -> None:
         ({"job": {"sourceId": SOURCE, "systemDiskSize": 19}}, "spec.job.systemDiskSize"),
         ({"job": {"sourceId": SOURCE, "dataDisks": [{"index": 1}]}}, "spec.job.dataDisks"),
         ({"job": {"sourceId": SOURCE, "dataDisks": [{"index": 1, "size": 20}] * 17}}, "spec.job"),
-        ({"job": {"sourceId": SOURCE, "tags": {str(i): "x" for i in range(21)}}}, "spec.job.tags"),
+        ({"job": {"sourceId": SOURCE, "tags": {str(i): "x" for i in range(20)}}}, "spec.job.tags"),
+        ({"job": {"sourceId": SOURCE, "tags": {"team": "x" * 129}}}, "spec.job.tags.team"),
         ({"job": {"sourceId": SOURCE, "name": "1-starts-with-a-digit"}}, "spec.job.name"),
         ({"job": {"sourceId": SOURCE, "runOnce": "false"}}, "spec.job.runOnce"),
         ({"jobId": "j-bw526m1vi6x21qxxxx", "deletionPolicy": "Bogus"}, "spec.deletionPolicy"),
@@ -400,6 +404,10 @@ def test_invalid_lifecycle_specs_are_rejected_at_admission(spec: Any, field: str
         {"jobId": "j-bw526m1vi6x21qxxxx", "job": {"sourceId": SOURCE}},
         {"job": {"sourceId": SOURCE, "runOnce": False}},
         {"job": {"sourceId": SOURCE, "runOnce": False, "frequency": 12}},
+        {"job": {"sourceId": SOURCE, "tags": {"aliyun:env": "prod"}}},
+        {"job": {"sourceId": SOURCE, "tags": {"acs:team": "web"}}},
+        {"job": {"sourceId": SOURCE, "tags": {"smcoperator.io/uid": "mine"}}},
+        {"job": {"sourceId": SOURCE, "tags": {"k" * 129: "v"}}},
     ],
 )
 def test_what_only_the_cel_rules_refuse_the_model_refuses_too(spec: dict[str, Any]) -> None:
