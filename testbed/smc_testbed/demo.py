@@ -486,6 +486,7 @@ def _milestones(objects: list[Mapping[str, Any]]) -> str:
 def _report(objects: list[Mapping[str, Any]], smc: SmcEmulator, out: TextIO) -> int:
     by_name = {o["metadata"]["name"]: o for o in objects}
     failures = 0
+    width = max(len(name) for name in (*(sample.name for sample in SAMPLES), MIGRATION))
     print("\nWhat happened:", file=out)
     for sample in SAMPLES:
         obj = by_name.get(sample.name, {})
@@ -497,7 +498,7 @@ def _report(objects: list[Mapping[str, Any]], smc: SmcEmulator, out: TextIO) -> 
         failures += not ok
         mark = "ok " if ok else "NOT"
         print(
-            f"  {mark} {sample.name:<9} {reason:<26} {sample.story}; "
+            f"  {mark} {sample.name:<{width}} {reason:<26} {sample.story}; "
             f"StartReplicationJob calls: {calls}, successful starts: {starts}",
             file=out,
         )
@@ -509,7 +510,7 @@ def _report(objects: list[Mapping[str, Any]], smc: SmcEmulator, out: TextIO) -> 
     failures += not ok
     cut_over = _condition(migration, "CutOver").get("reason", "(none)")
     print(
-        f"  {'ok ' if ok else 'NOT'} {MIGRATION:<9} {cut_over:<26} "
+        f"  {'ok ' if ok else 'NOT'} {MIGRATION:<{width}} {cut_over:<26} "
         f"{MIGRATION_STORY}; CreateReplicationJob calls: {created}, jobs created: {len(mine)}",
         file=out,
     )

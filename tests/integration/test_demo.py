@@ -20,12 +20,14 @@ def test_demo_runs_every_sample_to_its_documented_outcome() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "Every sample ended as expected; no job was started twice or created twice." in out
+    # One line per sample, its outcome in one column whatever the length of its name.
     for line in (
-        "ok  web-01    Started",
-        "ok  db-01     Started",
-        "ok  app-01    InvalidStatus",
-        "ok  files-01  SourceServerStateInvalid",
-        "ok  later-01  NotRequested",
+        "ok  web-01     Started",
+        "ok  db-01      Started",
+        "ok  app-01     InvalidStatus",
+        "ok  files-01   SourceServerStateInvalid",
+        "ok  later-01   NotRequested",
+        "ok  migrate-01 CutOver",
     ):
         assert line in out
     assert "StartReplicationJob calls: 3, successful starts: 1" in out  # db-01: two InternalErrors
