@@ -165,3 +165,32 @@ async def test_modify_and_adopt_on_the_real_server(
     refused = condition(obj, "Synced")
     assert refused["status"] == "False" and "Running" in refused["message"]
     assert smc.state.jobs[job_id].frequency == 2
+
+
+async def test_killed_while_a_create_is_in_flight_creates_exactly_one_job(
+    kube: KubeServer, namespace: str, smc: SmcEmulator, start_operator: OperatorFactory
+) -> None:
+    source = "s-kubelife00000004"
+    smc.state.seed_source_server(source)
+    # SMC creates the job at once but holds its answer: the operator is SIGKILLed without it.
+    smc.state.add_fault(
+        wire.CREATE_REPLICATION_JOB, latency_ms=3000, apply_before_delay=True, count=1
+    )
+    first = await start_operator(args=("--namespace", namespace), **FAST)
+    kube.apply(managed(namespace, "once", job={"sourceId": source}, start=True))
+    async with asyncio.timeout(30):
+        while not smc.state.calls.select(action=wire.CREATE_REPLICATION_JOB):
+            await asyncio.sleep(0.05)
+    # The intent was written ahead, through the real API server, before the call.
+    written = kube.get("rj", "once", namespace)
+    assert condition(written, "Created")["reason"] == "Creating"
+    assert written["status"]["actionAttempts"]["Created"] == 1
+    await first.kill()
+    await start_operator(args=("--namespace", namespace), **FAST)
+    obj = await wait_condition(kube, namespace, "once", "Started", "Started")
+    uid = obj["metadata"]["uid"]
+    mine = [j for j in smc.state.jobs.values() if j.tags.get(model.UID_TAG) == uid]
+    assert len(mine) == 1
+    assert obj["status"]["jobId"] == mine[0].job_id
+    assert "name and tag" in condition(obj, "Created")["message"]
+    assert len(smc.state.calls.select(action=wire.START_REPLICATION_JOB)) == 1
