@@ -107,8 +107,9 @@ STOP: Final = "StopReplicationJob"
 CUT_OVER_ACTION: Final = "CutOverReplicationJob"
 #: The job mirror's actions: the only calls allowed once everything settled.
 MIRROR_ACTIONS: Final = frozenset({DESCRIBE, "DescribeSourceServers"})
-#: A suspended object's job runs this long (Preparing its first tenth): Syncing, so stoppable, for
-#: long enough that it is stopped, not Finished, under the faults.
+#: A suspended object's job runs at least this long, and four fault windows (Preparing its first
+#: tenth): Syncing, so stoppable, long enough to be stopped under the faults and kills, not
+#: Finished first.
 SUSPEND_RUN_SECONDS: Final = 40.0
 
 
@@ -440,7 +441,8 @@ class Soak:
             suspended_jobs = [job for name, job in names_and_jobs if name in self.suspended]
             other_jobs = [job for name, job in names_and_jobs if job and name not in self.suspended]
             await smc.seed_jobs(other_jobs)
-            await smc.seed_jobs(suspended_jobs, run_seconds=SUSPEND_RUN_SECONDS)
+            suspend_run = max(SUSPEND_RUN_SECONDS, 4 * options.fault_seconds)
+            await smc.seed_jobs(suspended_jobs, run_seconds=suspend_run)
             await smc.seed_sources(list(self.source_of.values()))
             await kube.ensure_namespace(NAMESPACE)
             listing = await kube.list_rj(NAMESPACE)

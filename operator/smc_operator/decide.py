@@ -350,13 +350,18 @@ def decide(
     observed: Observed, limits: Limits, now: datetime, random: Callable[[], float]
 ) -> Verdict:
     """What happens next (the tables in the module docstring)."""
-    if observed.intent_failure is not None:
-        return _intent_not_recorded(observed.intent_failure, observed.intent_failure_detail)
     judged: Verdict | None = None
     if observed.outcome is not None:
         judged = _judge(observed, observed.outcome, limits, now, random)
     elif observed.answer is not None:
         judged = _judge_lifecycle(observed, observed.answer, limits, now, random)
+    if observed.intent_failure is not None:
+        # The next intent did not land: nothing of it happened, but what the answer before it
+        # settled (a start SMC accepted, a created job) is still recorded, with its Event.
+        halt = _intent_not_recorded(observed.intent_failure, observed.intent_failure_detail)
+        if judged is None or judged.call is not None or judged.retry_in is not None:
+            return halt  # the intent was the answer's own verdict: none of it landed
+        return _merge(judged, halt)
     if judged is None:
         return _plan(observed, limits, now, random)
     if judged.call is not None or judged.retry_in is not None or judged.failed:

@@ -76,7 +76,10 @@ class Starter:
         events: list[Event] = []
         status: ReplicationJobStatus | None = None
         resource_version = ref.resource_version
+        # Whether a verdict of the chain settled the start request (a later step may go on).
+        settled = False
         while verdict.call is not None:
+            settled = settled or verdict.final
             assert observed.spec is not None  # calls are only decided for valid specs
             spec = observed.spec
             region = spec.region_id or self.default_region
@@ -98,12 +101,14 @@ class Starter:
                     ref, resource_version, verdict.write
                 )
                 if failure is not None:
-                    # Nothing of this verdict landed: the next run decides again from the object
-                    # (a lost create result is found again by name and uid tag).
-                    events.clear()
-                    status = None
+                    # Nothing of this verdict landed; what the calls before it settled stays (a
+                    # start SMC accepted keeps its RequestId and Event). The next run decides
+                    # again from the object.
                     observed = observed.answered(
-                        intent_failure=failure, intent_failure_detail=detail
+                        outcome=observed.outcome,
+                        answer=observed.answer,
+                        intent_failure=failure,
+                        intent_failure_detail=detail,
                     )
                     verdict = self._decide(observed)
                     continue
@@ -113,10 +118,11 @@ class Starter:
             observed = await self._call(observed, call, request, region, access_key, verdict.write)
             verdict = self._decide(observed)
         events.extend(verdict.events)
+        settled = settled or verdict.final
         if verdict.write is None and status is not None:
             verdict = dataclasses.replace(verdict, write=status)
-        verdict = dataclasses.replace(verdict, events=tuple(events))
-        # 6. Remember a settled outcome, in case its write is lost.
+        verdict = dataclasses.replace(verdict, events=tuple(events), final=settled)
+        # 6. Remember a settled start, in case its write is lost.
         if verdict.final and verdict.write is not None:
             self._remember(key, Remembered(observed.request, verdict.write.attempts, verdict.write))
         return verdict

@@ -11,7 +11,13 @@ from smc_operator.apis import KubeError
 from smc_operator.conditions import STARTED
 from smc_operator.credentials import AccessKey
 from smc_operator.decide import Limits, Observed, Verdict
-from smc_operator.model import ReplicationJobSpec, ReplicationJobStatus, SecretReference
+from smc_operator.model import (
+    CutOverRequest,
+    JobTemplate,
+    ReplicationJobSpec,
+    ReplicationJobStatus,
+    SecretReference,
+)
 from smc_operator.outcomes import SmcFailure
 from smc_operator.starting import ObjectRef, Starter, status_patch
 from testkit.fakes import Act, Crash, FakeKube, FakeSmc, Script
@@ -106,6 +112,45 @@ async def test_a_lost_outcome_write_is_recorded_again_with_smcs_request_id() -> 
     assert smc.actions(JOB) == [wire.START_REPLICATION_JOB]  # no Describe, no second Start
     assert started(kube)["requestId"] == smc.accepted[JOB][0]
     assert verdict.events == ()  # announced the first time
+
+
+async def test_a_lost_outcome_write_keeps_smcs_request_id_when_a_later_step_goes_on() -> None:
+    # After the accepted Start the cut-over step looks at the job (a second call in the same
+    # run): the start is settled by a verdict before the last one, and still remembered.
+    smc, kube, starter = world()
+    stored = kube.objects[(NS, NAME)]
+    spec = ReplicationJobSpec(job_id=JOB, start=True, cut_over=CutOverRequest())
+    observed = Observed(1, None, spec, ReplicationJobStatus())
+    first = await starter.attempt(ObjectRef(NS, NAME, str(stored.resource_version)), observed)
+    assert smc.actions(JOB) == [wire.START_REPLICATION_JOB, wire.DESCRIBE_REPLICATION_JOBS]
+    assert first.final
+    # kopf's patch with the outcome was lost: the object still shows the intent.
+    again = Observed(1, None, spec, ReplicationJobStatus.model_validate(stored.status))
+    await starter.attempt(ObjectRef(NS, NAME, str(stored.resource_version)), again)
+    assert smc.actions(JOB).count(wire.START_REPLICATION_JOB) == 1
+    written = await starter.attempt(ObjectRef(NS, NAME, str(stored.resource_version)), again)
+    assert written.write is not None
+    condition = written.write.condition(STARTED)
+    assert condition is not None and condition.request_id == smc.accepted[JOB][0]
+
+
+async def test_a_failed_intent_keeps_what_the_calls_before_it_settled() -> None:
+    # The job is created; the start's intent then fails (the object changed meanwhile): the
+    # created job's ID, the create's RequestId and its Event are still recorded.
+    smc = FakeSmc()
+    kube = FakeKube()
+    stored = kube.add(NS, NAME)
+    starter = Starter(smc, kube, LIMITS, "cn-hangzhou", clock=lambda: T0, random=half)
+    writes = iter([None, KubeError(409, "Conflict", "changed")])
+    kube.write_failure = lambda: next(writes, None)
+    spec = ReplicationJobSpec(job=JobTemplate(source_id="s-starter000000001"), start=True)
+    observed = Observed(1, None, spec, ReplicationJobStatus(), namespace=NS, name=NAME, uid="uid-1")
+    verdict = await starter.attempt(ObjectRef(NS, NAME, str(stored.resource_version)), observed)
+    assert [action for action, _ in smc.calls] == [wire.CREATE_REPLICATION_JOB]
+    assert verdict.write is not None and verdict.write.job_id in smc.jobs
+    created = verdict.write.condition("Created")
+    assert created is not None and created.reason == "Created" and created.request_id
+    assert ("Normal", "Created") in [(e.type, e.reason) for e in verdict.events]
 
 
 async def test_an_unreadable_secret_is_final_and_calls_nothing() -> None:
