@@ -49,7 +49,7 @@ from bench.realkube import RealKube
 from bench.servers import READY_PREFIX as KUBE_READY_PREFIX
 from bench.smcapi import SmcControl
 
-Kind = Literal["operator", "system", "smc"]
+Kind = Literal["operator", "kopf", "system", "smc"]
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 #: The ``sitecustomize`` that applies what-if kopf settings (``--kopf-setting``).
@@ -65,6 +65,8 @@ DRIVER_AGENT: Final = "bench-driver"
 TARGET_AGENTS: Final[Mapping[str, frozenset[str]]] = {
     "operator": frozenset({"kopf", "smc-operator"}),
     "system": frozenset({"bench-floor"}),
+    # The kopf floor: kopf's own requests, and its write-ahead PATCH as the system floor's.
+    "kopf": frozenset({"kopf", "bench-floor"}),
 }
 #: The operator's settings for the benchmark (docs/design.md, "Settings"); QPS comes from --qps.
 OPERATOR_SETTINGS: Final[Mapping[str, str]] = {
@@ -80,7 +82,8 @@ READ_VERBS: Final = frozenset({"get", "list", "watch"})
 
 def job_prefix(kind: str) -> str:
     """Job IDs per phase: ``j-`` + lowercase letters/digits (the CRD's pattern)."""
-    return {"operator": "j-benchop", "system": "j-benchsys", "smc": "j-benchsmc"}[kind]
+    prefixes = {"operator": "j-benchop", "kopf": "j-benchkopf", "system": "j-benchsys"}
+    return {**prefixes, "smc": "j-benchsmc"}[kind]
 
 
 def job_ids(kind: str, count: int) -> list[str]:
@@ -359,12 +362,13 @@ def ca_args(stack: Stack) -> list[str]:
     return ["--ca-file", str(stack.ca_file)] if stack.ca_file is not None else []
 
 
-def system_floor_child(stack: Stack, options: PhaseOptions) -> procs.Child:
+def floor_child(stack: Stack, options: PhaseOptions) -> procs.Child:
+    """The system floor (``bench.floors system``) or the kopf floor (``bench.kopffloor``)."""
+    module = ["bench.kopffloor"] if options.kind == "kopf" else ["bench.floors", "system"]
     argv = [
         procs.python(),
         "-m",
-        "bench.floors",
-        "system",
+        *module,
         "--kube",
         stack.kube_url,
         "--endpoint",
@@ -378,9 +382,9 @@ def system_floor_child(stack: Stack, options: PhaseOptions) -> procs.Child:
         *ca_args(stack),
     ]
     return procs.Child(
-        "system-floor",
+        f"{options.kind}-floor",
         argv,
-        log_path=options.workdir / "system-floor.log",
+        log_path=options.workdir / f"{options.kind}-floor.log",
         env=base_env(),
         cwd=ROOT,
     )
@@ -600,7 +604,7 @@ async def run_phase(options: PhaseOptions) -> dict[str, Any]:
                 stack, options, settings={"SMC_OPERATOR_METRICS_PORT": str(metrics_port)}
             )
             if options.kind == "operator"
-            else system_floor_child(stack, options)
+            else floor_child(stack, options)
         )
         began_start = time.perf_counter()
         await target.start()

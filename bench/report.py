@@ -95,7 +95,12 @@ def _latency(row: Mapping[str, Any]) -> str:
     return " / ".join(f"{lat.get(p, 0.0):.2f}" for p in ("p50", "p95", "p99"))
 
 
-LABELS: Final = {"operator": "operator", "system": "system floor", "smc": "SMC floor"}
+LABELS: Final = {
+    "operator": "operator",
+    "kopf": "kopf floor",
+    "system": "system floor",
+    "smc": "SMC floor",
+}
 
 
 def render(document: Mapping[str, Any]) -> str:
@@ -128,7 +133,7 @@ def render(document: Mapping[str, Any]) -> str:
     for n, phases in document["results"].items():
         system = phases.get("system", {}).get("allStartedSeconds", 0.0)
         smc = phases.get("smc", {}).get("allStartedSeconds", 0.0)
-        for kind in ("operator", "system", "smc"):
+        for kind in ("operator", "kopf", "system", "smc"):
             row = phases.get(kind)
             if row is None:
                 continue
@@ -147,7 +152,7 @@ def render(document: Mapping[str, Any]) -> str:
     ]
     for n, phases in document["results"].items():
         count = int(n)
-        for kind in ("operator", "system", "smc"):
+        for kind in ("operator", "kopf", "system", "smc"):
             row = phases.get(kind)
             if row is None:
                 continue
@@ -203,10 +208,38 @@ def render(document: Mapping[str, Any]) -> str:
         time_smc = _ratio(seconds, smc["allStartedSeconds"]) if smc else "n/a"
         cpu_system = _ratio(cpu, system["target"]["cpuMsPerObject"]) if system else "n/a"
         lines.append(f"| {n} | {time_system} | {time_smc} | {cpu_system} |")
+    if any("kopf" in phases for phases in document["results"].values()):
+        lines += _kopf_ratios(document)
     problems = check(document)
     if problems:
         lines += ["", "Problems:", *(f"- {problem}" for problem in problems)]
     return "\n".join(lines)
+
+
+def _kopf_ratios(document: Mapping[str, Any]) -> list[str]:
+    """Where the gap lies: what kopf adds to the system floor, what our code adds to kopf."""
+    lines = [
+        "",
+        "The kopf floor (the system floor's work in a kopf handler, no code of ours):",
+        "",
+        "| N | kopf floor / system floor: time | CPU per object | operator / kopf floor: time "
+        "| CPU per object |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for n, phases in document["results"].items():
+        kopf, system, op = phases.get("kopf"), phases.get("system"), phases.get("operator")
+        if kopf is None:
+            continue
+
+        def ratios(upper: Mapping[str, Any] | None, lower: Mapping[str, Any] | None) -> str:
+            if upper is None or lower is None:
+                return "n/a | n/a"
+            time = _ratio(upper["allStartedSeconds"], lower["allStartedSeconds"])
+            cpu = _ratio(upper["target"]["cpuMsPerObject"], lower["target"]["cpuMsPerObject"])
+            return f"{time} | {cpu}"
+
+        lines.append(f"| {n} | {ratios(kopf, system)} | {ratios(op, kopf)} |")
+    return lines
 
 
 def check(document: Mapping[str, Any]) -> list[str]:
