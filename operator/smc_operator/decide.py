@@ -175,11 +175,23 @@ class IntentFailure(StrEnum):
 @dataclass(frozen=True)
 class Remembered:
     """A settled outcome this process recorded, in case its write was lost or a stale event
-    shows the object again: recorded again as it was, keeping SMC's own RequestId."""
+    shows the object again: recorded again as it was, keeping SMC's own RequestId.
+
+    Kept for every object the process settled, so compactly: the status as its JSON (about a
+    sixth of the model's memory), read back only when it is needed again.
+    """
 
     request: StartRequest
     attempts: int
-    status: ReplicationJobStatus
+    status_json: bytes
+
+    @classmethod
+    def of(cls, request: StartRequest, status: ReplicationJobStatus) -> Remembered:
+        return cls(request, status.attempts, status.model_dump_json(by_alias=True).encode())
+
+    @property
+    def status(self) -> ReplicationJobStatus:
+        return ReplicationJobStatus.model_validate_json(self.status_json)
 
 
 LifecycleOutcome = CreateOutcome | ActionOutcome | DescribeOutcome

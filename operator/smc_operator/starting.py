@@ -124,7 +124,7 @@ class Starter:
         verdict = dataclasses.replace(verdict, events=tuple(events), final=settled)
         # 6. Remember a settled start, in case its write is lost.
         if verdict.final and verdict.write is not None:
-            self._remember(key, Remembered(observed.request, verdict.write.attempts, verdict.write))
+            self._remember(key, Remembered.of(observed.request, verdict.write))
         return verdict
 
     async def _call(

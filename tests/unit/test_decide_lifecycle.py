@@ -6,7 +6,7 @@ import dataclasses
 from datetime import UTC, datetime
 
 from smc_operator import wire
-from smc_operator.decide import Answer, Call, Limits, Observed, Verdict, decide
+from smc_operator.decide import Answer, Call, Limits, Observed, Remembered, Verdict, decide
 from smc_operator.model import (
     UID_TAG,
     CutOverRequest,
@@ -342,3 +342,18 @@ def test_an_orphaned_object_leaves_smc_alone_when_deleted() -> None:
     status = created_status()
     obs = dataclasses.replace(observed(status=status), deleting=True)
     assert run(obs) == Verdict()
+
+
+def test_a_remembered_outcome_reads_back_exactly_as_it_was_written() -> None:
+    # Kept compactly (as JSON) for every settled object: nothing may change on the way back.
+    incremental = {
+        "job": JobTemplate(
+            source_id=SOURCE, run_once=False, frequency=1, max_number_of_image_to_keep=2
+        )
+    }
+    status = created_status(**incremental)
+    obs = observed(status=status, cut_over=CutOverRequest(sync_data=True), **incremental)
+    waiting = run(obs.answered(confirmation=report("Waiting", run_once=False)))
+    assert waiting.write is not None and waiting.write.action_attempts
+    for written in (status, waiting.write):
+        assert Remembered.of(obs.request, written).status == written
