@@ -240,6 +240,7 @@ async def start_up(*, memo: Any, **_: Any) -> None:
     runtime.metrics.count_resources(runtime.registry.reasons)
     runtime.metrics.serve(settings.metrics_port)
     runtime.smc = SmcClient(settings, observer=runtime.metrics.observe_call)
+    runtime.smc.prepare()
     runtime.kube = KubeClient(runtime.connection)
     runtime.starter = Starter(
         smc=runtime.smc,

@@ -388,6 +388,10 @@ class SmcClient:
         self._observer(action, code, elapsed, waited)
         return outcome
 
+    def prepare(self) -> None:
+        """At start-up: what the first call would otherwise build on the event loop."""
+        self._transport.prepare()
+
     def _runtime(self) -> util_models.RuntimeOptions:
         return util_models.RuntimeOptions(
             read_timeout=self._timeout_ms,

@@ -11,8 +11,10 @@ turns an unclosed one into an error).
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,6 +80,26 @@ async def test_https_with_the_ca_file_verifies_and_reuses_connections(
     # (one new connection and TLS handshake per call: 26 here).
     assert 1 < https_smc.connections <= 21
     assert len(https_smc.state.calls.select(action=wire.START_REPLICATION_JOB)) == 25
+
+
+async def test_the_ssl_context_is_built_at_start_up_not_by_the_first_call(
+    https_smc: SmcEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Loading the CA bundles blocks the event loop (~0.1 s): prepare() does it before any call.
+    built: list[object] = []
+    create = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(args)
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    async with client(https_smc, https_smc.ca_file) as smc:
+        smc.prepare()
+        assert len(built) == 1
+        outcomes = await asyncio.gather(*(start(smc, job) for job in JOBS[:3]))
+        assert all(isinstance(o, SmcAccepted) for o in outcomes)
+        assert len(built) == 1  # the calls used the context built at start-up
 
 
 async def test_https_without_the_ca_is_refused_before_smc_sees_a_call(
