@@ -156,7 +156,7 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _condition(
+def floor_condition(
     status: str, reason: str, message: str, generation: int, request_id: str | None = None
 ) -> dict[str, Any]:
     condition: dict[str, Any] = {
@@ -220,7 +220,7 @@ class SystemFloor:
                             "observedGeneration": generation,
                             "attempts": 1,
                             "conditions": [
-                                _condition("Unknown", "Starting", "calling Start", generation)
+                                floor_condition("Unknown", "Starting", "calling Start", generation)
                             ],
                         },
                     },
@@ -234,7 +234,9 @@ class SystemFloor:
                     {
                         "status": {
                             "conditions": [
-                                _condition("True", "Started", "accepted", generation, request_id)
+                                floor_condition(
+                                    "True", "Started", "accepted", generation, request_id
+                                )
                             ]
                         }
                     },
@@ -286,6 +288,17 @@ async def system_floor(
     }
 
 
+def add_watching_floor_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a floor that watches ReplicationJobs (the system floor, the kopf floor)."""
+    parser.add_argument("--kube", required=True)
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--region", default="cn-hangzhou")
+    parser.add_argument("--namespace", required=True)
+    parser.add_argument("--qps", type=float, default=0.0)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--ca-file", type=Path, help="an extra CA to trust (the emulator's)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.floors")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -299,13 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     smc.add_argument("--result", type=Path, required=True)
     smc.add_argument("--ca-file", type=Path, help="an extra CA to trust (the emulator's)")
     system = commands.add_parser("system", help="the system floor: a minimal client, no kopf")
-    system.add_argument("--kube", required=True)
-    system.add_argument("--endpoint", required=True)
-    system.add_argument("--region", default="cn-hangzhou")
-    system.add_argument("--namespace", required=True)
-    system.add_argument("--qps", type=float, default=0.0)
-    system.add_argument("--concurrency", type=int, default=200)
-    system.add_argument("--ca-file", type=Path, help="an extra CA to trust (the emulator's)")
+    add_watching_floor_arguments(system)
     args = parser.parse_args(argv)
     if args.command == "smc":
         job_ids = [f"{args.job_prefix}{n:08d}" for n in range(args.count)]

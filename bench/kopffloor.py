@@ -18,12 +18,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from pathlib import Path
 from typing import Any, Final
 
 import kopf
 
-from bench.floors import FLOOR_AGENT, _condition, sdk_client, start_job, transport
+from bench.floors import (
+    FLOOR_AGENT,
+    add_watching_floor_arguments,
+    floor_condition,
+    sdk_client,
+    start_job,
+    transport,
+)
 from bench.kubeapi import KubeHttp
 from smc_operator import model
 from smc_operator.handlers import (
@@ -39,13 +45,7 @@ RESOURCE: Final = (model.GROUP, model.VERSION, model.PLURAL)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.kopffloor")
-    parser.add_argument("--kube", required=True)
-    parser.add_argument("--endpoint", required=True)
-    parser.add_argument("--region", default="cn-hangzhou")
-    parser.add_argument("--namespace", required=True)
-    parser.add_argument("--qps", type=float, default=0.0)
-    parser.add_argument("--concurrency", type=int, default=200)
-    parser.add_argument("--ca-file", type=Path, help="an extra CA to trust (the emulator's)")
+    add_watching_floor_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     registry = kopf.OperatorRegistry()
@@ -89,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
                 "status": {
                     "observedGeneration": generation,
                     "attempts": 1,
-                    "conditions": [_condition("Unknown", "Starting", "calling Start", generation)],
+                    "conditions": [
+                        floor_condition("Unknown", "Starting", "calling Start", generation)
+                    ],
                 },
             },
         )
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             state["client"], spec["jobId"], state["limiter"], state["pool"]
         )
         patch.status["conditions"] = [
-            _condition("True", "Started", "accepted", generation, request_id)
+            floor_condition("True", "Started", "accepted", generation, request_id)
         ]
 
     asyncio.run(
