@@ -1273,7 +1273,9 @@ def _failed(
             type_,
         )
 
-    if attempts >= limits.max_attempts and not confirming:
+    # A deletion never gives up (the finalizer stays until SMC no longer lists the job).
+    endless = type_ == DELETED
+    if attempts >= limits.max_attempts and not confirming and not endless:
         return _outcome(
             _exhausted(observed, type_, limits, now, attempts=attempts, last=failure), type_
         )
@@ -1288,7 +1290,12 @@ def _failed(
         random=random,
         retry_after=failure.retry_after,
     )
-    message = f"{text}; retrying in {delay:.1f}s (attempt {attempts} of {limits.max_attempts})"
+    count = (
+        f"attempt {attempts}; retried until the job is deleted or deletionPolicy is Orphan"
+        if endless
+        else f"attempt {attempts} of {limits.max_attempts}"
+    )
+    message = f"{text}; retrying in {delay:.1f}s ({count})"
     status = _status(
         observed,
         type_,

@@ -153,7 +153,7 @@ REASONS: Final[Mapping[Reason, ReasonInfo]] = MappingProxyType(
             holds_job=True,
             polled=True,
             meaning="`InternalError`, a network error or a timeout: retried with exponential backoff (full jitter)",
-            remedy="nothing: it is retried, and ends RetriesExhausted after `SMC_OPERATOR_MAX_ATTEMPTS` calls",
+            remedy="nothing: it is retried, and ends RetriesExhausted after `SMC_OPERATOR_MAX_ATTEMPTS` calls (a deletion is retried until it is done)",
             conditions=EVERY,
         ),
         Reason.THROTTLED: ReasonInfo(
@@ -231,7 +231,7 @@ REASONS: Final[Mapping[Reason, ReasonInfo]] = MappingProxyType(
             polled=True,
             meaning="retryable failures for `SMC_OPERATOR_MAX_ATTEMPTS` calls",
             remedy="the condition keeps the last error code; once SMC answers again, ask again",
-            conditions=EVERY,
+            conditions=tuple(c for c in EVERY if c != DELETED),  # deletions never give up
         ),
         Reason.DUPLICATE_JOB_ID: ReasonInfo(
             status="False",

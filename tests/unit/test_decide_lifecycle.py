@@ -338,6 +338,22 @@ def test_a_refused_deletion_never_ends_and_never_crashes() -> None:
     assert denied.retry_in == 30 and not denied.failed
 
 
+def test_a_deletion_that_keeps_failing_says_it_is_still_trying_never_that_it_gave_up() -> None:
+    status = created_status(deletion_policy="Delete")
+    obs = dataclasses.replace(observed(status=status, deletion_policy="Delete"), deleting=True)
+    failing = Answer(Call.DELETE, SmcFailure(wire.INTERNAL_ERROR, "busy", "R-E", 500))
+    for _ in range(LIMITS.max_attempts + 2):
+        stopped = run(obs.answered(confirmation=report("Stopped")))
+        assert stopped.call is Call.DELETE
+        verdict = run(obs.answered(status=stopped.write, answer=failing))
+        assert reason(verdict, "Deleted") == "Retrying"
+        assert verdict.retry_in is not None and not verdict.failed
+        obs = dataclasses.replace(obs, status=verdict.write)
+    condition = verdict.write.condition("Deleted")  # type: ignore[union-attr]
+    assert condition is not None and "retried until the job is deleted" in condition.message
+    assert verdict.write.action_attempts["Deleted"] == LIMITS.max_attempts + 2  # type: ignore[union-attr]
+
+
 def test_an_orphaned_object_leaves_smc_alone_when_deleted() -> None:
     status = created_status()
     obs = dataclasses.replace(observed(status=status), deleting=True)
