@@ -15,7 +15,7 @@ from smc_testbed.emulator import SmcEmulator
 from testkit.kube import KubeServer
 from testkit.running import OperatorFactory
 
-from .conftest import SECRET, wait_reason
+from .conftest import SECRET, events_for, wait_reason
 
 SOURCE = "s-kubelife00000001"
 FAST = {"poll_interval_seconds": "1", "backoff_base_seconds": "0.2"}
@@ -103,6 +103,39 @@ async def test_create_cycle_cut_over_and_delete_an_incremental_job(
     )
     assert job_id not in smc.state.jobs
     assert len(smc.state.calls.select(action=wire.DELETE_REPLICATION_JOB)) == 1
+
+
+async def test_create_start_finish_and_a_refused_create_with_smcs_code(
+    kube: KubeServer, namespace: str, smc: SmcEmulator, start_operator: OperatorFactory
+) -> None:
+    smc.state.seed_source_server(SOURCE)
+    smc.state.seed_source_server("s-kubelife00000005", wire.SOURCE_UNAVAILABLE)
+    smc.state.default_run_seconds = 1.0
+    await start_operator(args=("--namespace", namespace), **FAST)
+    kube.apply(managed(namespace, "web", job={"sourceId": SOURCE}, start=True))
+    kube.apply(managed(namespace, "down", job={"sourceId": "s-kubelife00000005"}, start=True))
+
+    obj = await wait_condition(kube, namespace, "web", "Started", "Started")
+    job_id = obj["status"]["jobId"]
+    assert condition(obj, "Created")["requestId"]
+    # The job mirror shows it Finished once its run is over; no second start, no second job.
+    async with asyncio.timeout(30):
+        while (kube.get("rj", "web", namespace)["status"].get("job") or {}).get(
+            "status"
+        ) != wire.JOB_FINISHED:
+            await asyncio.sleep(0.5)
+    assert len(smc.state.calls.select(action=wire.START_REPLICATION_JOB, job_id=job_id)) == 1
+    reasons = {(e["type"], e["reason"]) for e in events_for(kube, namespace, "web")}
+    assert {("Normal", "Created"), ("Normal", "Started")} <= reasons
+
+    refused = await wait_condition(kube, namespace, "down", "Created", "SourceServerStateInvalid")
+    created = condition(refused, "Created")
+    assert created["status"] == "False"
+    assert created["errorCode"] == wire.SOURCE_SERVER_STATE_INVALID and created["requestId"]
+    assert "jobId" not in refused["status"]
+    warnings = [e for e in events_for(kube, namespace, "down") if e["type"] == "Warning"]
+    assert [e["reason"] for e in warnings] == ["SourceServerStateInvalid"]
+    assert created["requestId"] in warnings[0]["message"]
 
 
 async def test_suspend_and_resume_and_orphan_deletion(
