@@ -172,6 +172,25 @@ def floor_condition(
     return condition
 
 
+def intent_patch(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The floors' write-ahead: ``Starting``, on the object's resourceVersion as precondition."""
+    generation = int(meta.get("generation") or 1)
+    return {
+        "metadata": {"resourceVersion": meta["resourceVersion"]},
+        "status": {
+            "observedGeneration": generation,
+            "attempts": 1,
+            "conditions": [floor_condition("Unknown", "Starting", "calling Start", generation)],
+        },
+    }
+
+
+def outcome_conditions(meta: Mapping[str, Any], request_id: str) -> list[dict[str, Any]]:
+    """The floors' outcome: ``Started`` with SMC's RequestId."""
+    generation = int(meta.get("generation") or 1)
+    return [floor_condition("True", "Started", "accepted", generation, request_id)]
+
+
 class SystemFloor:
     def __init__(
         self,
@@ -208,38 +227,16 @@ class SystemFloor:
     async def handle(self, obj: Mapping[str, Any]) -> None:
         meta = obj["metadata"]
         name = meta["name"]
-        generation = int(meta.get("generation") or 1)
         async with self.semaphore:
             try:
-                await self.kube.patch_rj_status(
-                    self.namespace,
-                    name,
-                    {
-                        "metadata": {"resourceVersion": meta["resourceVersion"]},
-                        "status": {
-                            "observedGeneration": generation,
-                            "attempts": 1,
-                            "conditions": [
-                                floor_condition("Unknown", "Starting", "calling Start", generation)
-                            ],
-                        },
-                    },
-                )
+                await self.kube.patch_rj_status(self.namespace, name, intent_patch(meta))
                 request_id = await start_job(
                     self.client, obj["spec"]["jobId"], self.limiter, self.pool
                 )
                 await self.kube.patch_rj_status(
                     self.namespace,
                     name,
-                    {
-                        "status": {
-                            "conditions": [
-                                floor_condition(
-                                    "True", "Started", "accepted", generation, request_id
-                                )
-                            ]
-                        }
-                    },
+                    {"status": {"conditions": outcome_conditions(meta, request_id)}},
                 )
                 self.started += 1
             except Exception as exc:  # the floor reports failures, it does not retry

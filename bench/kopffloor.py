@@ -25,7 +25,8 @@ import kopf
 from bench.floors import (
     FLOOR_AGENT,
     add_watching_floor_arguments,
-    floor_condition,
+    intent_patch,
+    outcome_conditions,
     sdk_client,
     start_job,
     transport,
@@ -80,27 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     async def start(spec: kopf.Spec, meta: kopf.Meta, patch: kopf.Patch, **_: Any) -> None:
         if not spec.get("start"):
             return
-        generation = int(meta.get("generation") or 1)
-        await state["kube"].patch_rj_status(
-            args.namespace,
-            meta["name"],
-            {
-                "metadata": {"resourceVersion": meta["resourceVersion"]},
-                "status": {
-                    "observedGeneration": generation,
-                    "attempts": 1,
-                    "conditions": [
-                        floor_condition("Unknown", "Starting", "calling Start", generation)
-                    ],
-                },
-            },
-        )
+        await state["kube"].patch_rj_status(args.namespace, meta["name"], intent_patch(meta))
         request_id = await start_job(
             state["client"], spec["jobId"], state["limiter"], state["pool"]
         )
-        patch.status["conditions"] = [
-            floor_condition("True", "Started", "accepted", generation, request_id)
-        ]
+        patch.status["conditions"] = outcome_conditions(meta, request_id)
 
     asyncio.run(
         kopf.operator(

@@ -179,13 +179,6 @@ class Incarnation:
     samples: list[tuple[float, int]] = field(default_factory=list)
 
 
-def created_condition(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    for condition in (obj.get("status") or {}).get("conditions") or ():
-        if condition.get("type") == "Created":
-            return dict(condition)
-    return {}
-
-
 def condition_of(obj: Mapping[str, Any], type_: str) -> Mapping[str, Any]:
     for condition in (obj.get("status") or {}).get("conditions") or ():
         if condition.get("type") == type_:
@@ -348,7 +341,7 @@ class Soak:
             condition = started_condition(obj)
             if not name:
                 continue
-            created = created_condition(obj)
+            created = condition_of(obj, "Created")
             if created.get("reason") == "RetriesExhausted":
                 condition = created  # no job was created: nothing will start
             suspended, cut_over = name in self.suspended, name in self.cut_over
@@ -560,7 +553,7 @@ class Soak:
             made = by_source.get(source, [])
             per_object.append(len(made))
             named = (obj.get("status") or {}).get("jobId")
-            created = created_condition(obj)
+            created = condition_of(obj, "Created")
             evidence = {"object": name, "source": source, "jobs": made, "created": created}
             if len(made) > 1:
                 violations.append({"kind": "created-twice", **evidence})
