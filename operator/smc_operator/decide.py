@@ -1083,16 +1083,7 @@ def _deletion_failed(
 ) -> Verdict:
     """A lookup before deleting failed: the Deleted condition says so, and it is retried."""
     attempts = _attempts(observed, DELETED)  # a failed look is no attempt
-    verdict = _failed(observed, DELETED, call, limits, failure, now, random, attempts, True)
-    return _deletion_blocked(verdict, limits)
-
-
-def _deletion_blocked(verdict: Verdict, limits: Limits) -> Verdict:
-    """A deletion never ends in a final failure: the finalizer stays, the condition says why,
-    and it is looked at again (setting ``deletionPolicy: Orphan`` lets the object go)."""
-    if verdict.retry_in is not None:
-        return verdict
-    return dataclasses.replace(verdict, retry_in=limits.poll_seconds, failed=False, final=False)
+    return _failed(observed, DELETED, call, limits, failure, now, random, attempts, True)
 
 
 # --- lifecycle answers -------------------------------------------------------------------------
@@ -1220,9 +1211,7 @@ def _judge_deletion(
             retry=limits,
         )
     attempts = _attempts(observed, DELETED)  # the Stop or Delete just made
-    return _deletion_blocked(
-        _failed(observed, DELETED, call, limits, outcome, now, random, attempts, False), limits
-    )
+    return _failed(observed, DELETED, call, limits, outcome, now, random, attempts, False)
 
 
 # --- shared: the job's report, failures, conditions --------------------------------------------
@@ -1258,8 +1247,11 @@ def _failed(
     client_error = Reason.INVALID_PARAMETER if action is Call.CREATE else Reason.FAILED
     reason = classify(failure, client_error=client_error)
     curve = REASONS[reason].retry
+    # A deletion never ends in a failure: the finalizer stays, the condition says why, and it is
+    # tried again until SMC no longer lists the job (``deletionPolicy: Orphan`` lets it go).
+    endless = type_ == DELETED
     if curve is None:
-        return _outcome(
+        refused = _outcome(
             _status(
                 observed,
                 type_,
@@ -1272,9 +1264,12 @@ def _failed(
             ),
             type_,
         )
+        if endless:  # looked at again every poll interval
+            return dataclasses.replace(
+                refused, retry_in=limits.poll_seconds, failed=False, final=False
+            )
+        return refused
 
-    # A deletion never gives up (the finalizer stays until SMC no longer lists the job).
-    endless = type_ == DELETED
     if attempts >= limits.max_attempts and not confirming and not endless:
         return _outcome(
             _exhausted(observed, type_, limits, now, attempts=attempts, last=failure), type_
