@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from smc_operator.model import UID_TAG
+from smc_operator.model import tag_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_PATH = ROOT / "crds" / "replicationjobs.smcoperator.io.yaml"
@@ -82,9 +82,7 @@ def _create_rules(obj: dict[str, Any]) -> list[str]:
     if isinstance(job, dict) and job.get("runOnce") is False and not schedule:
         problems.append("spec.job: an incremental job needs frequency and maxNumberOfImageToKeep")
     tags = job.get("tags") if isinstance(job, dict) else None
-    if isinstance(tags, dict) and not all(
-        1 <= len(key) <= 128 and not key.startswith(("aliyun", "acs:")) and key != UID_TAG
-        for key in tags
-    ):
+    # The CEL rule checks the keys (the schema's maxLength the values): the model's rule, keys only.
+    if isinstance(tags, dict) and any(tag_problem(str(key), "") for key in tags):
         problems.append("spec.job.tags: tag keys have 1-128 characters, not aliyun, acs: or ours")
     return problems
