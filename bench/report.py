@@ -228,18 +228,18 @@ def _kopf_ratios(document: Mapping[str, Any]) -> list[str]:
     ]
     for n, phases in document["results"].items():
         kopf, system, op = phases.get("kopf"), phases.get("system"), phases.get("operator")
-        if kopf is None:
-            continue
-
-        def ratios(upper: Mapping[str, Any] | None, lower: Mapping[str, Any] | None) -> str:
-            if upper is None or lower is None:
-                return "n/a | n/a"
-            time = _ratio(upper["allStartedSeconds"], lower["allStartedSeconds"])
-            cpu = _ratio(upper["target"]["cpuMsPerObject"], lower["target"]["cpuMsPerObject"])
-            return f"{time} | {cpu}"
-
-        lines.append(f"| {n} | {ratios(kopf, system)} | {ratios(op, kopf)} |")
+        if kopf is not None:
+            lines.append(f"| {n} | {_time_cpu(kopf, system)} | {_time_cpu(op, kopf)} |")
     return lines
+
+
+def _time_cpu(upper: Mapping[str, Any] | None, lower: Mapping[str, Any] | None) -> str:
+    """Two table cells: ``upper``'s time and CPU per object against ``lower``'s."""
+    if upper is None or lower is None:
+        return "n/a | n/a"
+    time = _ratio(upper["allStartedSeconds"], lower["allStartedSeconds"])
+    cpu = _ratio(upper["target"]["cpuMsPerObject"], lower["target"]["cpuMsPerObject"])
+    return f"{time} | {cpu}"
 
 
 def check(document: Mapping[str, Any]) -> list[str]:
